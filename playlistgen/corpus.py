@@ -1,0 +1,65 @@
+"""Playlists -> (title, cluster-ID sequence) examples, and a deterministic train/val/test split by playlist.
+
+A playlist holding several songs of one cluster repeats that cluster's id, so the model learns its weight (design
+doc 000). Songs without a semantic ID (no features) are dropped from the sequence and counted.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+
+from .catalog import Playlist
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Example:
+    playlist_id: str
+    title: str
+    clusters: list[str]   # cluster key per song, in playlist order, repeats kept, truncated to max_clusters
+    song_ids: list[str]   # the playlist's full song list (the truth for evaluation)
+
+    def to_json(self) -> dict:
+        return {"playlist_id": self.playlist_id, "title": self.title, "clusters": self.clusters, "song_ids": self.song_ids}
+
+
+def build_examples(
+    playlists: list[Playlist], cluster_of_song: dict[str, str], max_clusters: int, min_songs: int
+) -> tuple[list[Example], dict]:
+    """One example per playlist with at least `min_songs` songs that have a cluster; returns examples and counts."""
+    examples, dropped_songs, too_short = [], 0, 0
+    for playlist in playlists:
+        with_id = [s for s in playlist.song_ids if s in cluster_of_song]
+        dropped_songs += len(playlist.song_ids) - len(with_id)
+        if len(with_id) < min_songs:
+            too_short += 1
+            continue
+        clusters = [cluster_of_song[s] for s in with_id][:max_clusters]
+        examples.append(Example(playlist.playlist_id, playlist.title, clusters, with_id))
+    stats = {
+        "playlists_in": len(playlists),
+        "examples": len(examples),
+        "skipped_too_short": too_short,
+        "songs_without_semantic_id_dropped": dropped_songs,
+    }
+    if dropped_songs or too_short:
+        log.warning("dropped %d playlist songs without a semantic ID; skipped %d playlists under %d songs",
+                    dropped_songs, too_short, min_songs)
+    return examples, stats
+
+
+def split_examples(examples: list[Example], val_share: float, test_share: float, seed: int) -> dict[str, list[Example]]:
+    """Seeded split by playlist id (order of the input does not matter)."""
+    ordered = sorted(examples, key=lambda e: e.playlist_id)
+    order = np.random.default_rng(seed).permutation(len(ordered))
+    n_test = int(round(len(ordered) * test_share))
+    n_val = int(round(len(ordered) * val_share))
+    pick = lambda rows: [ordered[i] for i in sorted(rows)]
+    return {
+        "test": pick(order[:n_test]),
+        "val": pick(order[n_test:n_test + n_val]),
+        "train": pick(order[n_test + n_val:]),
+    }

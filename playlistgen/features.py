@@ -1,0 +1,59 @@
+"""Combine a song's feature sets into one vector: the mean of the sets it has (design doc 002: 多特征取平均)."""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+
+from .catalog import FeatureSet
+from .io import DataError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class SongVectors:
+    song_ids: list[str]
+    vectors: np.ndarray  # (n, d) float32
+    songs_without_features: list[str]
+
+
+def l2_normalize(vectors: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return vectors / np.maximum(norms, 1e-12)
+
+
+def combine_feature_sets(
+    feature_sets: list[FeatureSet], catalog_song_ids: list[str], normalize_each: bool
+) -> SongVectors:
+    """Mean over the feature sets each song has, in catalog order; songs with none are left out and listed.
+
+    All sets must share one dimension (averaging vectors of different spaces is meaningless). With
+    `normalize_each`, every set's vectors are L2-normalised first so that no set dominates by scale.
+    """
+    if not feature_sets:
+        raise DataError("no feature sets given; list at least one under quantize.features in params.yaml.")
+    dims = {fs.name: fs.dim for fs in feature_sets}
+    if len(set(dims.values())) > 1:
+        raise DataError(
+            f"feature sets have different dimensions {dims}; use sets of one dimension, or quantize them separately."
+        )
+    dim = next(iter(dims.values()))
+    row_of_song = {song_id: i for i, song_id in enumerate(catalog_song_ids)}
+    total = np.zeros((len(catalog_song_ids), dim), dtype=np.float64)
+    count = np.zeros(len(catalog_song_ids), dtype=np.int64)
+    for fs in feature_sets:
+        vectors = l2_normalize(fs.vectors) if normalize_each else fs.vectors
+        rows = np.fromiter((row_of_song[s] for s in fs.song_ids), dtype=np.int64, count=len(fs.song_ids))
+        total[rows] += vectors
+        count[rows] += 1
+    has = count > 0
+    missing = [s for s, h in zip(catalog_song_ids, has) if not h]
+    if missing:
+        log.warning("%d songs have none of the feature sets %s and get no semantic ID (e.g. %s)",
+                    len(missing), sorted(dims), ", ".join(missing[:3]))
+    vectors = (total[has] / count[has, None]).astype(np.float32)
+    song_ids = [s for s, h in zip(catalog_song_ids, has) if h]
+    log.info("combined %d feature sets into %d song vectors of dim %d", len(feature_sets), len(song_ids), dim)
+    return SongVectors(song_ids, vectors, missing)

@@ -1,0 +1,257 @@
+"""Residual quantization of song vectors into semantic IDs (RQ-KMeans).
+
+Follows the residual k-means used for semantic IDs in TIGER (Rajput et al., "Recommender Systems with Generative
+Retrieval", arXiv:2305.05065) and RQ-KMeans in OneRec (arXiv:2502.18965): level l runs k-means on the residual left by
+levels < l, so a song's code tuple refines coarse-to-fine. Written with torch matmuls so that the same code runs on
+the CPU and on a GPU; k-means++ seeding (Arthur & Vassilvitskii 2007) on a subsample, Lloyd iterations on at most
+`max_points_per_centroid * k` points (the same cap faiss uses), empty clusters reseeded from the worst-fit points.
+"""
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors.torch import load_file, save_file
+
+from .io import DataError, atomic_path
+
+log = logging.getLogger(__name__)
+
+
+def _sq_dists_argmin(x: torch.Tensor, centroids: torch.Tensor, chunk: int = 65536) -> tuple[torch.Tensor, torch.Tensor]:
+    """Nearest centroid and squared distance for each row of x, in chunks to bound memory (chunk x k floats)."""
+    c_sq = (centroids * centroids).sum(1)  # (k,)
+    index = torch.empty(len(x), dtype=torch.long, device=x.device)
+    dist = torch.empty(len(x), dtype=x.dtype, device=x.device)
+    for start in range(0, len(x), chunk):
+        xb = x[start:start + chunk]
+        # ||x - c||^2 = ||x||^2 - 2 x.c + ||c||^2 ; the ||x||^2 term does not change the argmin.
+        scores = torch.addmm(c_sq, xb, centroids.T, beta=1.0, alpha=-2.0)  # (b, k)
+        best, idx = scores.min(1)
+        index[start:start + chunk] = idx
+        dist[start:start + chunk] = (best + (xb * xb).sum(1)).clamp_min_(0)
+    return index, dist
+
+
+def kmeans_plus_plus(x: torch.Tensor, k: int, generator: torch.Generator) -> torch.Tensor:
+    """k-means++ seeding: each next centre is drawn with probability proportional to squared distance."""
+    n = len(x)
+    first = int(torch.randint(n, (1,), generator=generator, device="cpu"))
+    centroids = [x[first]]
+    closest = ((x - x[first]) ** 2).sum(1)
+    for _ in range(1, k):
+        total = closest.sum()
+        if total <= 0:  # fewer distinct points than k: pick uniformly among the rest
+            probs = torch.ones_like(closest)
+        else:
+            probs = closest / total
+        nxt = int(torch.multinomial(probs.cpu().double(), 1, generator=generator))
+        centroids.append(x[nxt])
+        closest = torch.minimum(closest, ((x - x[nxt]) ** 2).sum(1))
+    return torch.stack(centroids)
+
+
+def kmeans(
+    x: torch.Tensor,
+    k: int,
+    iters: int,
+    generator: torch.Generator,
+    max_points_per_centroid: int,
+    init_points_per_centroid: int,
+) -> torch.Tensor:
+    """Lloyd's k-means with k-means++ init and empty-cluster reseeding; returns (k, d) centroids."""
+    n = len(x)
+    if n < k:
+        raise DataError(f"only {n} vectors for a codebook of {k} codes; lower quantize.codebook_size below {n}.")
+    if n > k * max_points_per_centroid:
+        x = x[torch.randperm(n, generator=generator)[: k * max_points_per_centroid].to(x.device)]
+    init_n = min(len(x), k * init_points_per_centroid)
+    init_rows = torch.randperm(len(x), generator=generator)[:init_n].to(x.device)
+    centroids = kmeans_plus_plus(x[init_rows], k, generator)
+    previous = None
+    for _ in range(iters):
+        assign, dist = _sq_dists_argmin(x, centroids)
+        counts = torch.bincount(assign, minlength=k)
+        sums = torch.zeros_like(centroids).index_add_(0, assign, x)
+        nonempty = counts > 0
+        centroids = torch.where(nonempty[:, None], sums / counts.clamp_min(1)[:, None].to(x.dtype), centroids)
+        empty = torch.nonzero(~nonempty).flatten()
+        if len(empty):
+            # Reseed each empty code at one of the worst-represented points: it takes over part of a big cluster.
+            worst = torch.topk(dist, len(empty)).indices
+            centroids[empty] = x[worst]
+        if previous is not None and len(empty) == 0 and torch.equal(previous, assign):
+            break
+        previous = assign
+    return centroids
+
+
+def balanced_assign(x: torch.Tensor, centroids: torch.Tensor, capacity: int, candidates: int = 8) -> torch.Tensor:
+    """Assign each row to its nearest centroid that still has room (at most `capacity` rows per code).
+
+    Greedy in order of distance, in rounds over each row's `candidates` nearest codes; rows still unplaced after
+    that take their nearest code with room, found by a full scan. Written by hand: neither faiss nor scikit-learn
+    offers capacity-constrained assignment.
+    """
+    k = len(centroids)
+    if capacity * k < len(x):
+        raise DataError(f"quantize.max_songs_per_code={capacity} x {k} codes cannot hold {len(x)} songs; raise it.")
+    assign = torch.full((len(x),), -1, dtype=torch.long)
+    load = torch.zeros(k, dtype=torch.long)
+    parts = [torch.cdist(x[s:s + 65536], centroids).topk(min(candidates, k), largest=False)
+             for s in range(0, len(x), 65536)]
+    cand_d = torch.cat([p.values for p in parts]).cpu()
+    cand_i = torch.cat([p.indices for p in parts]).cpu()
+    for r in range(cand_i.shape[1]):
+        open_rows = torch.nonzero(assign < 0).flatten()
+        if len(open_rows) == 0:
+            break
+        order = open_rows[torch.argsort(cand_d[open_rows, r], stable=True)]
+        for row in order.tolist():  # a Python loop over rows (~1 us each): fine for catalogs, off by default
+            code = int(cand_i[row, r])
+            if load[code] < capacity:
+                assign[row] = code
+                load[code] += 1
+    for row in torch.nonzero(assign < 0).flatten().tolist():
+        dists = torch.cdist(x[row:row + 1], centroids)[0].cpu()
+        dists[load >= capacity] = math.inf
+        code = int(dists.argmin())
+        assign[row] = code
+        load[code] += 1
+    return assign.to(x.device)
+
+
+@dataclass
+class ResidualCodebooks:
+    """Frozen codebooks (levels x codebook_size x dim); encode any vector later with the same codes."""
+
+    codebooks: torch.Tensor  # (L, K, d) float32
+    normalize: bool
+
+    @property
+    def num_levels(self) -> int:
+        return int(self.codebooks.shape[0])
+
+    @property
+    def codebook_size(self) -> int:
+        return int(self.codebooks.shape[1])
+
+    @property
+    def dim(self) -> int:
+        return int(self.codebooks.shape[2])
+
+    def prepare(self, vectors: np.ndarray | torch.Tensor) -> torch.Tensor:
+        x = torch.as_tensor(np.asarray(vectors, dtype=np.float32))
+        if x.ndim != 2 or x.shape[1] != self.dim:
+            raise DataError(f"vectors of shape {tuple(x.shape)} do not match the codebooks' dimension {self.dim}.")
+        if not torch.isfinite(x).all():
+            raise DataError("vectors hold NaN or inf; drop or repair those songs before encoding.")
+        if self.normalize:
+            x = torch.nn.functional.normalize(x, dim=1)
+        return x.to(self.codebooks.device)
+
+    def encode(self, vectors: np.ndarray | torch.Tensor) -> np.ndarray:
+        """Greedy residual encoding: (n, d) vectors -> (n, L) int codes."""
+        residual = self.prepare(vectors).clone()
+        codes = torch.empty((len(residual), self.num_levels), dtype=torch.long, device=residual.device)
+        for level in range(self.num_levels):
+            idx, _ = _sq_dists_argmin(residual, self.codebooks[level])
+            codes[:, level] = idx
+            residual -= self.codebooks[level][idx]
+        return codes.cpu().numpy()
+
+    def decode(self, codes: np.ndarray) -> np.ndarray:
+        codes_t = torch.as_tensor(codes, dtype=torch.long, device=self.codebooks.device)
+        out = torch.zeros((len(codes_t), self.dim), dtype=self.codebooks.dtype, device=self.codebooks.device)
+        for level in range(self.num_levels):
+            out += self.codebooks[level][codes_t[:, level]]
+        return out.cpu().numpy()
+
+    def save(self, path: str | Path) -> None:
+        with atomic_path(path, suffix=".safetensors") as tmp:
+            save_file({"codebooks": self.codebooks.detach().cpu().contiguous()}, str(tmp),
+                      metadata={"normalize": str(self.normalize)})
+
+    @classmethod
+    def load(cls, path: str | Path) -> "ResidualCodebooks":
+        from safetensors import safe_open
+
+        path = Path(path)
+        if not path.exists():
+            raise DataError(f"{path}: codebooks not found; run the quantize stage (dvc repro quantize) first.")
+        with safe_open(str(path), framework="pt") as f:
+            normalize = (f.metadata() or {}).get("normalize", "False") == "True"
+        return cls(load_file(str(path))["codebooks"], normalize)
+
+
+def train_rq_kmeans(
+    vectors: np.ndarray,
+    num_levels: int,
+    codebook_size: int,
+    iters: int,
+    seed: int,
+    normalize: bool,
+    max_points_per_centroid: int = 256,
+    init_points_per_centroid: int = 16,
+    max_songs_per_code: int | None = None,
+    device: str | None = None,
+) -> tuple[ResidualCodebooks, np.ndarray]:
+    """Fit residual k-means codebooks and return them with the (n, L) codes of `vectors`.
+
+    `max_songs_per_code` (optional) caps how many vectors one code takes at each level (balanced assignment).
+    """
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    generator = torch.Generator().manual_seed(seed)
+    books = ResidualCodebooks(torch.empty(0, codebook_size, vectors.shape[1]), normalize)
+    residual = books.prepare(vectors).to(device).clone()
+    codebooks, codes = [], []
+    for level in range(num_levels):
+        centroids = kmeans(residual, codebook_size, iters, generator, max_points_per_centroid, init_points_per_centroid)
+        if max_songs_per_code:
+            idx = balanced_assign(residual, centroids, max_songs_per_code)
+            # Refit centres to their capped members so decode matches encode's assignment on these songs.
+            counts = torch.bincount(idx, minlength=codebook_size)
+            sums = torch.zeros_like(centroids).index_add_(0, idx, residual)
+            centroids = torch.where((counts > 0)[:, None], sums / counts.clamp_min(1)[:, None], centroids)
+        else:
+            idx, _ = _sq_dists_argmin(residual, centroids)
+        residual -= centroids[idx]
+        codebooks.append(centroids)
+        codes.append(idx)
+        log.info("level %d: %d/%d codes used, residual MSE %.5f", level, int(torch.unique(idx).numel()),
+                 codebook_size, float((residual ** 2).sum(1).mean()))
+    books = ResidualCodebooks(torch.stack(codebooks).cpu(), normalize)
+    return books, torch.stack(codes, 1).cpu().numpy()
+
+
+def cluster_key(codes: tuple[int, ...] | list[int] | np.ndarray) -> str:
+    """The string form of a cluster id: its codes joined by '-', e.g. '12-3'."""
+    return "-".join(str(int(c)) for c in codes)
+
+
+def parse_cluster_key(key: str) -> tuple[int, ...]:
+    return tuple(int(c) for c in key.split("-"))
+
+
+def songs_in_cluster(song_ids: list[str], codes: np.ndarray, cluster_levels: int) -> dict[str, list[str]]:
+    """Cluster index: cluster key (first `cluster_levels` codes) -> its songs, keys sorted by code tuple."""
+    index: dict[tuple[int, ...], list[str]] = {}
+    for song_id, row in zip(song_ids, codes[:, :cluster_levels].tolist()):
+        index.setdefault(tuple(row), []).append(song_id)
+    return {cluster_key(k): index[k] for k in sorted(index)}
+
+
+def read_semantic_ids(path: str | Path) -> dict[str, list[int]]:
+    """song_semantic_ids.jsonl -> {song_id: codes}."""
+    from .io import read_jsonl
+
+    out = {}
+    for line_no, record in read_jsonl(path):
+        if "song_id" not in record or not isinstance(record.get("semantic_id"), list):
+            raise DataError(f"{path}, line {line_no}: needs 'song_id' and a list 'semantic_id'.")
+        out[str(record["song_id"])] = [int(c) for c in record["semantic_id"]]
+    return out

@@ -1,0 +1,211 @@
+"""A deterministic synthetic music world: the embedded default dataset.
+
+Latent concepts are genre x mood x era. A song belongs to one concept; its latent vector is the sum of the genre,
+mood and era vectors plus song noise. Each feature set sees the latent through its own random projection, weighting
+and noise (audio hears genre and era best, lyrics carry the mood), and some songs lack a set. Playlists pick a
+primary concept (Zipf-popular) and often a neighbouring secondary one; their songs come mostly from those, the rest
+from the popular head. Titles come from per-concept vocabularies in English or Chinese through templates, with
+noise: dropped words, casing, emoji, filler words and misspellings. A title often names only some of the concept's
+facets, so the task is ambiguous the way real titles are.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .catalog import FEATURES_DIR, PLAYLISTS_FILE, SONGS_FILE
+from .io import save_npz, write_jsonl
+
+GENRES = [
+    ("piano", "钢琴"), ("jazz", "爵士"), ("rock", "摇滚"), ("hip hop", "嘻哈"), ("edm", "电子"),
+    ("folk", "民谣"), ("classical", "古典"), ("r&b", "节奏布鲁斯"), ("metal", "金属"), ("mandopop", "华语流行"),
+    ("lofi", "低保真"), ("country", "乡村"),
+]
+MOODS = [
+    ("chill", "放松", [("study", "学习"), ("late night", "深夜"), ("rainy sunday", "下雨天")]),
+    ("happy", "快乐", [("summer", "夏日"), ("road trip", "自驾")]),
+    ("sad", "伤感", [("breakup", "失恋"), ("lonely night", "孤独夜晚")]),
+    ("energetic", "燃", [("workout", "健身"), ("running", "跑步")]),
+    ("romantic", "浪漫", [("date night", "约会"), ("wedding", "婚礼")]),
+    ("dark", "暗黑", [("halloween", "万圣节"), ("midnight drive", "午夜驾驶")]),
+    ("dreamy", "梦幻", [("sleep", "睡前"), ("stargazing", "看星星")]),
+    ("focus", "专注", [("coding", "写代码"), ("deep work", "工作")]),
+]
+ERAS = [("80s", "80年代"), ("90s", "90年代"), ("2000s", "千禧"), ("new", "新歌")]
+
+EN_TEMPLATES = [
+    "{mood} {genre}", "{activity} {genre}", "{genre} for {activity}", "{era} {genre}", "{mood} {era} {genre}",
+    "{activity}", "{mood} vibes", "my {mood} {genre} mix", "{genre} {activity} playlist", "{era} {mood} songs",
+    "{activity} {mood}",
+]
+ZH_TEMPLATES = ["{activity}{genre}", "{mood}{genre}", "{era}{genre}", "{activity}", "{mood}的{genre}", "{activity}听的歌"]
+FILLERS = ["mix", "playlist", "vibes", "songs", "music", "best", "2024", "lol", "!!", "<3"]
+EMOJI = ["🎧", "🌧", "🔥", "💔", "✨", "🌙", "☀️"]
+SYLLABLES = "la mi so ra ko ne vi da lu ka ze po ri ta no me shi yu an el or in ar ve lo".split()
+
+
+@dataclass
+class World:
+    songs: list[dict]
+    playlists: list[dict]
+    features: dict[str, tuple[np.ndarray, np.ndarray]]  # name -> (song_ids, vectors)
+
+
+def _name(rng: np.random.Generator, words: int) -> str:
+    parts = ["".join(rng.choice(SYLLABLES, size=rng.integers(2, 4))) for _ in range(words)]
+    return " ".join(p.capitalize() for p in parts)
+
+
+def _misspell(rng: np.random.Generator, word: str) -> str:
+    if len(word) < 4 or not word.isascii():
+        return word
+    i = int(rng.integers(1, len(word) - 1))
+    return word[:i] + word[i + 1:]
+
+
+def _title(rng: np.random.Generator, genre: int, mood: int, era: int, zh_share: float, noise: float) -> str:
+    zh = rng.random() < zh_share
+    g_en, g_zh = GENRES[genre]
+    m_en, m_zh, activities = MOODS[mood]
+    a_en, a_zh = activities[rng.integers(len(activities))]
+    e_en, e_zh = ERAS[era]
+    template = str(rng.choice(ZH_TEMPLATES if zh else EN_TEMPLATES))
+    words = dict(genre=g_zh, mood=m_zh, activity=a_zh, era=e_zh) if zh else dict(genre=g_en, mood=m_en, activity=a_en, era=e_en)
+    title = template.format(**words)
+    if rng.random() < noise:
+        tokens = title.split()
+        if not zh and len(tokens) > 1 and rng.random() < 0.5:
+            j = int(rng.integers(len(tokens)))
+            tokens[j] = _misspell(rng, tokens[j])
+        if rng.random() < 0.5:
+            tokens.append(str(rng.choice(FILLERS)))
+        if rng.random() < 0.3:
+            tokens.append(str(rng.choice(EMOJI)))
+        title = " ".join(tokens)
+    if not zh:
+        casing = rng.random()
+        title = title.title() if casing < 0.2 else title.upper() if casing < 0.25 else title
+    return title
+
+
+def generate_world(
+    seed: int,
+    num_songs: int,
+    num_playlists: int,
+    latent_dim: int,
+    feature_dims: dict[str, int],
+    feature_noise: dict[str, float],
+    missing_share: dict[str, float],
+    song_noise: float,
+    popularity_zipf: float,
+    concept_zipf: float,
+    playlist_length: tuple[int, int],
+    primary_share: float,
+    secondary_share: float,
+    secondary_prob: float,
+    zh_share: float,
+    title_noise: float,
+) -> World:
+    """Build songs, playlists and feature sets; the same arguments always give the same world."""
+    rng = np.random.default_rng(seed)
+    n_g, n_m, n_e = len(GENRES), len(MOODS), len(ERAS)
+    genre_vec = rng.normal(size=(n_g, latent_dim))
+    mood_vec = rng.normal(size=(n_m, latent_dim))
+    era_vec = rng.normal(size=(n_e, latent_dim)) * 0.7
+
+    # Songs: concept, latent vector, metadata. Concept sizes are uneven, as real catalogs are.
+    num_concepts = n_g * n_m * n_e
+    concept_weight = rng.dirichlet(np.full(num_concepts, 2.0))
+    song_concept = rng.choice(num_concepts, size=num_songs, p=concept_weight)
+    song_g, song_m, song_e = song_concept // (n_m * n_e), (song_concept // n_e) % n_m, song_concept % n_e
+    latent = genre_vec[song_g] + mood_vec[song_m] + era_vec[song_e] + rng.normal(scale=song_noise, size=(num_songs, latent_dim))
+
+    pop_rank = rng.permutation(num_songs) + 1
+    popularity = 1.0 / pop_rank ** popularity_zipf
+    popularity /= popularity.max()
+    artists_per_genre = max(2, num_songs // (n_g * 25))
+    artist_names = [[_name(rng, 2) for _ in range(artists_per_genre)] for _ in range(n_g)]
+    songs, song_ids = [], [f"s{i:06d}" for i in range(num_songs)]
+    for i in range(num_songs):
+        g, m, e = int(song_g[i]), int(song_m[i]), int(song_e[i])
+        songs.append({
+            "song_id": song_ids[i],
+            "title": _name(rng, int(rng.integers(1, 4))),
+            "artist": artist_names[g][int(rng.integers(artists_per_genre))],
+            "album": _name(rng, 2),
+            "tags": [GENRES[g][0], MOODS[m][0], ERAS[e][0]],
+            "popularity": round(float(popularity[i]) * 100, 3),
+        })
+
+    # Feature sets: each its own projection and facet weighting of the latent parts, and its own noise.
+    facet_weights = {0: (1.0, 0.6, 0.9), 1: (0.5, 1.0, 0.4)}
+    features = {}
+    for k, (name, dim) in enumerate(sorted(feature_dims.items())):
+        w_g, w_m, w_e = facet_weights.get(k, (1.0, 1.0, 1.0))
+        mixed = w_g * genre_vec[song_g] + w_m * mood_vec[song_m] + w_e * era_vec[song_e] + (latent - genre_vec[song_g] - mood_vec[song_m] - era_vec[song_e])
+        projection = rng.normal(size=(latent_dim, dim)) / np.sqrt(latent_dim)
+        vectors = mixed @ projection + rng.normal(scale=feature_noise[name], size=(num_songs, dim))
+        present = rng.random(num_songs) >= missing_share[name]
+        features[name] = (np.array(song_ids)[present], vectors[present].astype(np.float32))
+
+    # Playlists.
+    songs_of_concept = [np.flatnonzero(song_concept == c) for c in range(num_concepts)]
+    concept_rank = rng.permutation(num_concepts) + 1
+    concept_pop = np.array([len(s) > 0 for s in songs_of_concept], dtype=float) / concept_rank ** concept_zipf
+    concept_pop /= concept_pop.sum()
+    global_p = popularity / popularity.sum()
+    playlists = []
+    for p in range(num_playlists):
+        c1 = int(rng.choice(num_concepts, p=concept_pop))
+        g, m, e = c1 // (n_m * n_e), (c1 // n_e) % n_m, c1 % n_e
+        c2 = None
+        if rng.random() < secondary_prob:
+            # A neighbour: same genre and another mood or era, or same mood and another genre.
+            choice = rng.integers(3)
+            g2, m2, e2 = g, m, e
+            if choice == 0:
+                m2 = int(rng.integers(n_m))
+            elif choice == 1:
+                e2 = int(rng.integers(n_e))
+            else:
+                g2 = int(rng.integers(n_g))
+            c2 = g2 * n_m * n_e + m2 * n_e + e2
+            if len(songs_of_concept[c2]) == 0:
+                c2 = None
+        length = int(rng.integers(playlist_length[0], playlist_length[1] + 1))
+        chosen: list[int] = []
+        taken: set[int] = set()
+        attempts = 0
+        while len(chosen) < length and attempts < length * 20:
+            attempts += 1
+            u = rng.random()
+            if u < primary_share or (c2 is None and u < primary_share + secondary_share):
+                pool = songs_of_concept[c1]
+            elif u < primary_share + secondary_share:
+                pool = songs_of_concept[c2]
+            else:
+                pool = None
+            if pool is None:
+                song = int(rng.choice(num_songs, p=global_p))
+            else:
+                weights = popularity[pool] + 0.02  # a long tail still gets picked
+                song = int(pool[rng.choice(len(pool), p=weights / weights.sum())])
+            if song not in taken:
+                taken.add(song)
+                chosen.append(song)
+        playlists.append({
+            "playlist_id": f"p{p:06d}",
+            "title": _title(rng, g, m, e, zh_share, title_noise),
+            "song_ids": [song_ids[s] for s in chosen],
+        })
+    return World(songs, playlists, features)
+
+
+def write_world(world: World, directory: str | Path) -> None:
+    directory = Path(directory)
+    write_jsonl(directory / SONGS_FILE, world.songs)
+    write_jsonl(directory / PLAYLISTS_FILE, world.playlists)
+    for name, (song_ids, vectors) in world.features.items():
+        save_npz(directory / FEATURES_DIR / f"{name}.npz", song_ids=song_ids.astype(str), vectors=vectors)

@@ -1,0 +1,33 @@
+"""What every stage entry point shares: reading params.yaml and setting up logging."""
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from pathlib import Path
+
+import yaml
+
+from playlistgen.io import DataError
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def load_params(path: str | Path = ROOT / "params.yaml") -> dict:
+    with open(path, encoding="utf-8") as f:
+        return yaml.safe_load(f)
+
+
+def setup_logging() -> None:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", datefmt="%H:%M:%S")
+
+
+def run(main) -> None:
+    """Run a stage's main(); a DataError ends the stage with its one-sentence message instead of a traceback."""
+    setup_logging()
+    try:
+        main(load_params())
+    except DataError as e:
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(2)

@@ -1,0 +1,43 @@
+"""quantize stage: song feature sets -> semantic IDs, cluster index, codebooks and the collision report."""
+from pathlib import Path
+
+from playlistgen.catalog import load_catalog
+from playlistgen.collisions import collision_report, size_histogram
+from playlistgen.features import combine_feature_sets
+from playlistgen.io import DataError, write_json, write_jsonl
+from playlistgen.quantize import songs_in_cluster, train_rq_kmeans
+
+from ._common import run
+
+
+def main(params: dict) -> None:
+    p = params["quantize"]
+    if p["method"] != "rq_kmeans":
+        raise DataError(f"quantize.method '{p['method']}' is not supported; use rq_kmeans.")
+    catalog = load_catalog(params["base"]["raw_dir"], feature_names=p["features"], with_playlists=False)
+    songs = combine_feature_sets(list(catalog.features.values()), list(catalog.songs), p["normalize_each"])
+    books, codes = train_rq_kmeans(
+        songs.vectors, p["num_levels"], p["codebook_size"], p["kmeans_iters"], params["base"]["seed"],
+        p["normalize"], p["max_points_per_centroid"], p["init_points_per_centroid"], p["max_songs_per_code"],
+    )
+    x = books.prepare(songs.vectors).numpy()
+    mse = float(((x - books.decode(codes)) ** 2).sum(1).mean())
+
+    out = Path(params["base"]["work_dir"]) / "quantize"
+    books.save(out / "codebooks.safetensors")
+    write_jsonl(out / "song_semantic_ids.jsonl",
+                ({"song_id": s, "semantic_id": c} for s, c in zip(songs.song_ids, codes.tolist())))
+    write_json(out / "clusters.json", {
+        "cluster_levels": p["cluster_levels"],
+        "codebook_size": p["codebook_size"],
+        "songs_without_features": songs.songs_without_features,
+        "clusters": songs_in_cluster(songs.song_ids, codes, p["cluster_levels"]),
+    }, indent=None)
+    report = collision_report(codes, p["cluster_levels"], p["codebook_size"], mse, p["large_cluster_size"])
+    report["songs_without_features"] = len(songs.songs_without_features)
+    write_json("metrics/quantize.json", report)
+    write_json("metrics/cluster_sizes.json", size_histogram(codes, p["cluster_levels"]))
+
+
+if __name__ == "__main__":
+    run(main)

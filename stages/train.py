@@ -1,0 +1,60 @@
+"""train stage: T5 title -> cluster-ID model; run as `accelerate launch -m stages.train` (CPU, 1 or many GPUs)."""
+import shutil
+from pathlib import Path
+
+import torch
+from accelerate import Accelerator
+from accelerate.utils import set_seed
+
+from playlistgen.corpus import Example
+from playlistgen.io import read_json, read_jsonl, write_json
+from playlistgen.model import build_model, count_parameters
+from playlistgen.tokenizer import CodeVocab, load_tokenizer
+from playlistgen.train import TrainConfig, encode_examples, train_model
+
+from ._common import run
+
+
+def resolve_precision(choice: str) -> str:
+    if choice != "auto":
+        return choice
+    return "bf16" if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else "no"
+
+
+def read_examples(path: Path) -> list[Example]:
+    return [Example(**r) for _, r in read_jsonl(path)]
+
+
+def main(params: dict) -> None:
+    p, base = params["train"], params["base"]
+    accelerator = Accelerator(mixed_precision=resolve_precision(p["mixed_precision"]),
+                              gradient_accumulation_steps=p["grad_accum"])
+    set_seed(base["seed"])
+    work = Path(base["work_dir"])
+    corpus_dir = work / "corpus"
+    index = read_json(work / "quantize" / "clusters.json")
+    tokenizer = load_tokenizer(corpus_dir / "tokenizer")
+    vocab = CodeVocab.from_tokenizer(tokenizer, index["cluster_levels"], index["codebook_size"])
+    train_data = encode_examples(read_examples(corpus_dir / "train.jsonl"), tokenizer, vocab, p["max_source_tokens"])
+    val_data = encode_examples(read_examples(corpus_dir / "val.jsonl"), tokenizer, vocab, p["max_source_tokens"])
+    model = build_model(len(tokenizer), vocab.pad_id, vocab.eos_id, p["d_model"], p["num_layers"],
+                        p["num_decoder_layers"], p["num_heads"], p["d_kv"], p["d_ff"], p["dropout"], base["seed"])
+    accelerator.print(f"model: {count_parameters(model) / 1e6:.2f}M parameters; {len(train_data)} train, "
+                      f"{len(val_data)} val examples; device {accelerator.device}, {accelerator.num_processes} process(es)")
+    cfg = TrainConfig(p["epochs"], p["batch_size"], p["lr"], p["weight_decay"], p["warmup_steps"], p["schedule"],
+                      p["min_lr_ratio"], p["grad_accum"], p["clip_grad_norm"], p["patience"], p["log_every"], base["seed"])
+    out = work / "train"
+    summary = train_model(model, train_data, val_data, cfg, accelerator, vocab.pad_id, out / "model",
+                          Path("metrics/train_log.csv"), Path("metrics/val_log.csv"))
+    accelerator.wait_for_everyone()
+    if accelerator.is_main_process:
+        summary["parameters"] = count_parameters(model)
+        summary["processes"] = accelerator.num_processes
+        summary["mixed_precision"] = accelerator.mixed_precision
+        summary["device"] = accelerator.device.type
+        write_json("metrics/train.json", summary)
+        accelerator.print(summary)
+
+
+if __name__ == "__main__":
+    run(main)
