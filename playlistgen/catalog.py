@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import math
 import unicodedata
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -156,6 +157,8 @@ def load_feature_set(path: str | Path, known_song_ids: set[str] | dict, report: 
     name = path.stem
     if not path.exists():
         raise DataError(f"{path}: feature set '{name}' not found; check quantize.features in params.yaml.")
+    if not zipfile.is_zipfile(path):
+        raise DataError(f"{path}: not a readable .npz file (truncated or another format); regenerate it.")
     try:
         with np.load(path, allow_pickle=False) as npz:
             if "song_ids" not in npz or "vectors" not in npz:

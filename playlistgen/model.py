@@ -8,6 +8,9 @@ def build_model(vocab_size: int, pad_id: int, eos_id: int, d_model: int, num_lay
                 num_heads: int, d_kv: int, d_ff: int, dropout: float, seed: int) -> T5ForConditionalGeneration:
     import torch
 
+    if num_decoder_layers != num_layers:
+        # transformers 5.x sizes the generation cache of encoder-decoder models from the encoder's layer count.
+        raise ValueError(f"train.num_decoder_layers ({num_decoder_layers}) must equal train.num_layers ({num_layers}).")
     config = T5Config(
         vocab_size=vocab_size, d_model=d_model, d_kv=d_kv, d_ff=d_ff, num_layers=num_layers,
         num_decoder_layers=num_decoder_layers, num_heads=num_heads, dropout_rate=dropout,

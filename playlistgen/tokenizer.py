@@ -65,12 +65,15 @@ class CodeVocab:
     def decode_clusters(self, token_ids: list[int]) -> tuple[list[str], int]:
         """Generated ids (without the decoder start token) -> (cluster keys, number of invalid tuples).
 
-        Reading stops at EOS or pad. A token that is not a code of the expected level (possible only in
+        Reading stops at EOS (or at a pad, which before EOS counts as invalid). A token that is not a code of the expected level (possible only in
         unconstrained decoding) makes the tuple it falls in invalid; an unfinished last tuple is invalid too.
         """
         keys, current, invalid = [], [], 0
         for t in token_ids:
-            if t in (self.eos_id, self.pad_id):
+            if t == self.eos_id:
+                break
+            if t == self.pad_id:  # pad before EOS: the model chose padding, not a cluster
+                invalid += 1
                 break
             code = t - self.offset - len(current) * self.codebook_size
             if not 0 <= code < self.codebook_size:

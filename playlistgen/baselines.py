@@ -1,0 +1,64 @@
+"""Baselines scored with the same metrics as the model: most popular, and title TF-IDF nearest neighbours.
+
+Both return clusters (for the cluster-level and cluster-expansion metrics) and a ranked song list (for the
+ranking metrics), given the same cluster budget as the model so that expansion sets are comparable in size.
+"""
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn.feature_extraction.text import TfidfVectorizer
+
+from .corpus import Example
+
+
+@dataclass
+class Recommendation:
+    clusters: list[str]   # distinct clusters, best first
+    songs: list[str]      # ranked songs, best first
+
+
+class PopularityBaseline:
+    """The most frequent songs and clusters in training playlists, whatever the title."""
+
+    name = "popularity"
+
+    def __init__(self, train: list[Example]):
+        self.song_rank = [s for s, _ in Counter(s for e in train for s in e.song_ids).most_common()]
+        self.cluster_rank = [c for c, _ in Counter(c for e in train for c in e.clusters).most_common()]
+
+    def recommend(self, titles: list[str], n_clusters: list[int], n_songs: int) -> list[Recommendation]:
+        return [Recommendation(self.cluster_rank[:n], self.song_rank[:n_songs]) for n in n_clusters]
+
+
+class TitleKnnBaseline:
+    """Songs and clusters of the k training playlists whose titles are most similar (TF-IDF over character
+    n-grams, which handles Chinese, casing and misspellings), each scored by the summed cosine similarity."""
+
+    name = "title_knn"
+
+    def __init__(self, train: list[Example], neighbours: int, ngram_range: tuple[int, int]):
+        self.train = train
+        self.neighbours = neighbours
+        self.vectorizer = TfidfVectorizer(analyzer="char_wb", ngram_range=ngram_range, lowercase=True, sublinear_tf=True)
+        self.matrix = self.vectorizer.fit_transform([e.title for e in train])  # (n_train, vocab), rows L2-normalised
+
+    def recommend(self, titles: list[str], n_clusters: list[int], n_songs: int) -> list[Recommendation]:
+        sims = (self.vectorizer.transform(titles) @ self.matrix.T).toarray()  # (n_titles, n_train)
+        out = []
+        for row, n in zip(sims, n_clusters):
+            top = np.argsort(-row, kind="stable")[: self.neighbours]
+            song_score: Counter = Counter()
+            cluster_score: Counter = Counter()
+            for j in top:
+                if row[j] <= 0:
+                    break
+                for s in self.train[j].song_ids:
+                    song_score[s] += row[j]
+                for c in self.train[j].clusters:
+                    cluster_score[c] += row[j]
+            out.append(Recommendation([c for c, _ in cluster_score.most_common(n)],
+                                      [s for s, _ in song_score.most_common(n_songs)]))
+        return out

@@ -1,0 +1,114 @@
+"""`generate-playlist`: type a title, get a playlist. A thin layer over PlaylistGenerator."""
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import logging
+import os
+import sys
+
+from .io import DataError
+
+DEFAULT_BUNDLE = os.environ.get("PLAYLISTGEN_BUNDLE", "data/bundle")
+
+
+def render(tracks, fmt: str, title: str) -> str:
+    if fmt == "json":
+        return json.dumps({"title": title, "tracks": [t.to_json() for t in tracks]}, ensure_ascii=False, indent=2)
+    if fmt == "m3u":
+        lines = ["#EXTM3U", f"#PLAYLIST:{title}"]
+        for t in tracks:
+            lines += [f"#EXTINF:-1,{t.artist} - {t.title}", t.song_id]
+        return "\n".join(lines)
+    if fmt == "csv":
+        buf = io.StringIO()
+        writer = csv.writer(buf)
+        writer.writerow(["position", "song_id", "title", "artist", "cluster"])
+        writer.writerows([t.position, t.song_id, t.title, t.artist, t.cluster] for t in tracks)
+        return buf.getvalue().rstrip("\n")
+    width_t = max([len(t.title) for t in tracks] + [5])
+    width_a = max([len(t.artist) for t in tracks] + [6])
+    lines = [f"{'#':>3}  {'title':<{width_t}}  {'artist':<{width_a}}  cluster"]
+    lines += [f"{t.position:>3}  {t.title:<{width_t}}  {t.artist:<{width_a}}  {t.cluster}" for t in tracks]
+    return "\n".join(lines)
+
+
+def interactive(gen, args) -> None:
+    print("Type a title (Enter on an empty line re-rolls the last one). Commands: :n LENGTH, :show CLUSTER, :q")
+    last, n = None, args.n
+    while True:
+        try:
+            line = input("title> ").strip()
+        except (EOFError, KeyboardInterrupt):
+            print()
+            return
+        if line in (":q", ":quit", "exit"):
+            return
+        if line.startswith(":n"):
+            try:
+                n = max(1, int(line.split()[1]))
+                print(f"playlist length is now {n}")
+            except (IndexError, ValueError):
+                print("usage: :n LENGTH (a positive whole number)")
+            continue
+        if line.startswith(":show"):
+            parts = line.split()
+            try:
+                songs = gen.cluster_songs(parts[1])
+                print(f"cluster {parts[1]}: {len(songs)} songs")
+                for s in songs[:30]:
+                    print(f"  {s['title']} — {s['artist']}")
+            except (IndexError, KeyError) as e:
+                print(e.args[0] if isinstance(e, KeyError) else "usage: :show CLUSTER (e.g. :show 12-3)")
+            continue
+        title = line or last
+        if not title:
+            print("type a title first")
+            continue
+        try:
+            tracks = gen.generate(title, n=n, beams=args.beams, temperature=args.temperature,
+                                  popularity_weighted=args.popularity_weighted)
+        except ValueError as e:
+            print(f"error: {e}")
+            continue
+        last = title
+        print(render(tracks, args.format, title))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="generate-playlist", description="Turn a playlist title or mood into a playlist.")
+    parser.add_argument("title", nargs="?", help="title or mood, any language; omit for interactive mode")
+    parser.add_argument("-n", type=int, default=20, help="songs in the playlist (default 20)")
+    parser.add_argument("--format", choices=["table", "json", "m3u", "csv"], default="table")
+    parser.add_argument("--seed", type=int, default=None, help="repeatable result; without it each call may differ")
+    parser.add_argument("--beams", type=int, default=None, help="beam width (default: the bundle's)")
+    parser.add_argument("--temperature", type=float, default=None, help="sample clusters at this temperature instead of beam search")
+    parser.add_argument("--popularity-weighted", action="store_true", help="pick songs within a cluster by popularity")
+    parser.add_argument("--bundle", default=DEFAULT_BUNDLE, help=f"exported bundle folder (default {DEFAULT_BUNDLE})")
+    parser.add_argument("-i", "--interactive", action="store_true", help="prompt loop: Enter re-rolls the last title")
+    parser.add_argument("-v", "--verbose", action="store_true")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s: %(message)s")
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    if args.n < 1:
+        parser.error("-n must be at least 1")
+    from .generator import PlaylistGenerator
+
+    try:
+        gen = PlaylistGenerator(args.bundle)
+        if args.interactive or args.title is None:
+            interactive(gen, args)
+            return 0
+        tracks = gen.generate(args.title, n=args.n, seed=args.seed, beams=args.beams, temperature=args.temperature,
+                              popularity_weighted=args.popularity_weighted)
+    except (DataError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print(render(tracks, args.format, args.title))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,67 @@
+"""The cluster index: which songs each concept cluster holds, and expansion of generated clusters to songs."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .io import DataError, read_json
+
+
+@dataclass
+class ClusterIndex:
+    cluster_levels: int
+    codebook_size: int
+    songs_in_cluster: dict[str, list[str]]  # cluster key -> its songs, most popular first
+    cluster_of_song: dict[str, str] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.cluster_of_song = {s: key for key, songs in self.songs_in_cluster.items() for s in songs}
+
+    @classmethod
+    def load(cls, path: str | Path) -> "ClusterIndex":
+        data = read_json(path)
+        for key in ("cluster_levels", "codebook_size", "clusters"):
+            if key not in data:
+                raise DataError(f"{path}: missing '{key}'; regenerate it with the quantize stage.")
+        return cls(data["cluster_levels"], data["codebook_size"], data["clusters"])
+
+    def expand(self, keys) -> set[str]:
+        """All songs of all given clusters (the design's cluster expansion)."""
+        return {s for key in set(keys) for s in self.songs_in_cluster.get(key, ())}
+
+    def ranked_songs(self, keys: list[str]) -> list[str]:
+        """Songs of the distinct clusters in the given order, each cluster's songs most popular first."""
+        seen, out = set(), []
+        for key in keys:
+            if key not in seen:
+                seen.add(key)
+                out.extend(self.songs_in_cluster.get(key, ()))
+        return out
+
+
+def distinct(keys: list[str]) -> list[str]:
+    """Keys in first-seen order without repeats."""
+    return list(dict.fromkeys(keys))
+
+
+def sample_playlist(keys: list[str], index: ClusterIndex, rng, popularity: dict[str, float] | None = None) -> list[tuple[str, str]]:
+    """One song per generated cluster occurrence, no song twice: (song_id, cluster key) pairs in order.
+
+    Uniform within the cluster by default (design doc 000: 从该簇中随机采样一首); with `popularity`, weighted by it.
+    A cluster whose songs are all taken already is skipped, so the playlist falls through to the next cluster.
+    """
+    taken: set[str] = set()
+    out = []
+    for key in keys:
+        pool = [s for s in index.songs_in_cluster.get(key, ()) if s not in taken]
+        if not pool:
+            continue
+        if popularity:
+            w = [max(popularity.get(s, 0.0), 1e-6) for s in pool]
+            total = sum(w)
+            song = pool[int(rng.choice(len(pool), p=[x / total for x in w]))]
+        else:
+            song = pool[int(rng.integers(len(pool)))]
+        taken.add(song)
+        out.append((song, key))
+    return out

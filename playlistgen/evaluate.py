@@ -1,0 +1,80 @@
+"""Scoring of recommendations against held-out playlists: cluster expansion, cluster-level and ranking metrics."""
+from __future__ import annotations
+
+from .baselines import Recommendation
+from .clusters import ClusterIndex
+from .corpus import Example
+from .metrics import mean, ndcg_at_k, r_precision, recall_at_k, set_precision_recall_f1
+
+
+def score(recs: list[Recommendation], examples: list[Example], index: ClusterIndex, ks: list[int],
+          catalog_size: int) -> dict:
+    """Macro-averaged metrics of one method over the test playlists.
+
+    expansion_*: union of all songs of the recommended clusters vs the playlist's song set (design doc 000).
+    cluster_*: distinct recommended clusters vs the clusters of the playlist's songs.
+    r_precision, ndcg@K, recall@K: the ranked song list vs the playlist's songs (denominator min(|truth|, K)).
+    coverage@K: distinct songs in all top-K lists / catalog size.
+    """
+    rows: dict[str, list[float]] = {}
+    covered: dict[int, set] = {k: set() for k in ks}
+
+    def add(name: str, value: float) -> None:
+        rows.setdefault(name, []).append(value)
+
+    for rec, example in zip(recs, examples):
+        truth = set(example.song_ids)
+        truth_clusters = {index.cluster_of_song[s] for s in example.song_ids if s in index.cluster_of_song}
+        expansion = index.expand(rec.clusters)
+        p, r, f = set_precision_recall_f1(expansion, truth)
+        add("expansion_precision", p)
+        add("expansion_recall", r)
+        add("expansion_f1", f)
+        add("expansion_size", len(expansion))
+        cp, cr, cf = set_precision_recall_f1(set(rec.clusters), truth_clusters)
+        add("cluster_precision", cp)
+        add("cluster_recall", cr)
+        add("cluster_f1", cf)
+        add("r_precision", r_precision(rec.songs, truth))
+        for k in ks:
+            add(f"ndcg@{k}", ndcg_at_k(rec.songs, truth, k))
+            add(f"recall@{k}", recall_at_k(rec.songs, truth, k))
+            covered[k].update(rec.songs[:k])
+    out = {name: round(mean(values), 4) for name, values in rows.items()}
+    for k in ks:
+        out[f"coverage@{k}"] = round(len(covered[k]) / catalog_size, 4)
+    return out
+
+
+def model_recommendations(sequences: list[list[str]], index: ClusterIndex) -> list[Recommendation]:
+    """The model's clusters (distinct, generated order) and songs ranked by that order, popular first."""
+    from .clusters import distinct
+
+    return [Recommendation(distinct(seq), index.ranked_songs(seq)) for seq in sequences]
+
+
+def sampled_playlist_metrics(sequences: list[list[str]], examples: list[Example], index: ClusterIndex,
+                             artist_of_song: dict[str, str], seed: int) -> dict:
+    """What a user gets: one sampled song per generated cluster. Precision of that playlist (hits / its length),
+    its length, distinct artists per playlist, and how much two samplings of the same clusters differ (Jaccard)."""
+    import numpy as np
+
+    from .clusters import sample_playlist
+    from .metrics import jaccard
+
+    rng = np.random.default_rng(seed)
+    precision, length, artists, overlap = [], [], [], []
+    for seq, example in zip(sequences, examples):
+        first = [s for s, _ in sample_playlist(seq, index, rng)]
+        second = [s for s, _ in sample_playlist(seq, index, rng)]
+        truth = set(example.song_ids)
+        precision.append(sum(s in truth for s in first) / len(first) if first else 0.0)
+        length.append(len(first))
+        artists.append(len({artist_of_song.get(s) for s in first}))
+        overlap.append(jaccard(set(first), set(second)))
+    return {
+        "sampled_precision": round(mean(precision), 4),
+        "sampled_length": round(mean(length), 2),
+        "sampled_distinct_artists": round(mean(artists), 2),
+        "resample_jaccard": round(mean(overlap), 4),
+    }

@@ -1,0 +1,119 @@
+"""evaluate stage: model vs baselines on the test playlists; writes metrics/evaluate.json and samples."""
+import time
+from pathlib import Path
+
+from accelerate import Accelerator
+from accelerate.utils import gather_object
+from transformers import T5ForConditionalGeneration
+
+from playlistgen.baselines import PopularityBaseline, TitleKnnBaseline
+from playlistgen.catalog import load_songs
+from playlistgen.clusters import ClusterIndex, distinct
+from playlistgen.decode import ClusterConstraint, DecodeConfig, generate_clusters
+from playlistgen.evaluate import model_recommendations, sampled_playlist_metrics, score
+from playlistgen.io import write_json, write_text
+from playlistgen.tokenizer import CodeVocab, load_tokenizer
+
+from ._common import run
+from .train import read_examples
+
+
+def decode_all(model, tokenizer, vocab, constraint, titles, cfg, max_source_tokens, batch_size, accelerator):
+    """Generate for all titles, sharded across processes; returns (sequences in input order, invalid, total)."""
+    with accelerator.split_between_processes(list(enumerate(titles))) as shard:
+        local, invalid, total = [], 0, 0
+        for start in range(0, len(shard), batch_size):
+            chunk = shard[start:start + batch_size]
+            seqs, bad, n = generate_clusters(model, tokenizer, vocab, constraint, [t for _, t in chunk], cfg,
+                                             max_source_tokens)
+            local += [(i, s[0]) for (i, _), s in zip(chunk, seqs)]
+            invalid, total = invalid + bad, total + n
+    gathered = sorted(gather_object(local))
+    counts = gather_object([(invalid, total)])
+    return [s for _, s in gathered], sum(c[0] for c in counts), sum(c[1] for c in counts)
+
+
+def main(params: dict) -> None:
+    p, base = params["evaluate"], params["base"]
+    accelerator = Accelerator()
+    work = Path(base["work_dir"])
+    index = ClusterIndex.load(work / "quantize" / "clusters.json")
+    tokenizer = load_tokenizer(work / "corpus" / "tokenizer")
+    vocab = CodeVocab.from_tokenizer(tokenizer, index.cluster_levels, index.codebook_size)
+    model = T5ForConditionalGeneration.from_pretrained(work / "train" / "model").to(accelerator.device)
+    train, test = read_examples(work / "corpus" / "train.jsonl"), read_examples(work / "corpus" / "test.jsonl")
+    songs = load_songs(Path(base["raw_dir"]) / "songs.jsonl")
+    titles = [e.title for e in test]
+    max_source = params["train"]["max_source_tokens"]
+
+    constraint = ClusterConstraint(vocab, list(index.songs_in_cluster), p["min_clusters"], p["max_clusters"])
+    cfg = DecodeConfig(num_beams=p["num_beams"], max_clusters=p["max_clusters"], min_clusters=p["min_clusters"])
+    t0 = time.perf_counter()
+    sequences, invalid, total = decode_all(model, tokenizer, vocab, constraint, titles, cfg, max_source,
+                                           p["batch_size"], accelerator)
+    seconds = time.perf_counter() - t0
+    probe = titles[: p["unconstrained_sample"]]
+    free_cfg = DecodeConfig(num_beams=p["num_beams"], max_clusters=p["max_clusters"], min_clusters=p["min_clusters"],
+                            constrained=False)
+    free_seqs, free_bad, free_total = decode_all(model, tokenizer, vocab, None, probe, free_cfg, max_source,
+                                                 p["batch_size"], accelerator)
+    if not accelerator.is_main_process:
+        return
+    free_bad += sum(1 for seq in free_seqs for key in seq if key not in index.songs_in_cluster)
+    constrained_bad = invalid + sum(1 for seq in sequences for key in seq if key not in index.songs_in_cluster)
+
+    n_clusters = [max(1, len(distinct(s))) for s in sequences]
+    n_songs = max(p["ks"])
+    recs = {
+        "model": model_recommendations(sequences, index),
+        "popularity": PopularityBaseline(train).recommend(titles, n_clusters, n_songs),
+        "title_knn": TitleKnnBaseline(train, p["knn_neighbours"], tuple(p["knn_ngram"])).recommend(titles, n_clusters, n_songs),
+    }
+    results = {name: score(r, test, index, p["ks"], len(songs)) for name, r in recs.items()}
+    results["model"].update(sampled_playlist_metrics(sequences, test, index, {s: v.artist for s, v in songs.items()},
+                                                     base["seed"]))
+    seen_titles = {e.title.lower() for e in train}
+    for subset, keep in (("seen_title", True), ("unseen_title", False)):
+        rows = [i for i, e in enumerate(test) if (e.title.lower() in seen_titles) == keep]
+        if rows:
+            results["model"][f"{subset}_expansion_f1"] = score(
+                [recs["model"][i] for i in rows], [test[i] for i in rows], index, p["ks"], len(songs))["expansion_f1"]
+            results["model"][f"{subset}_share"] = round(len(rows) / len(test), 4)
+    results["decoding"] = {
+        "test_playlists": len(test),
+        "constrained_invalid_rate": round(constrained_bad / max(total, 1), 4),
+        "unconstrained_invalid_rate": round(free_bad / max(free_total, 1), 4),
+        "mean_generated_clusters": round(sum(len(s) for s in sequences) / len(sequences), 2),
+        "mean_distinct_clusters": round(sum(n_clusters) / len(n_clusters), 2),
+        "ms_per_title": round(1000 * seconds / len(titles), 1),
+    }
+    write_json("metrics/evaluate.json", results)
+    write_json("metrics/metrics_at_k.json", [
+        {"method": name, "k": k, "ndcg": results[name][f"ndcg@{k}"], "recall": results[name][f"recall@{k}"]}
+        for name in recs for k in p["ks"]])
+    write_text("metrics/samples.md", format_samples(test, sequences, index, songs, p["samples_shown"], base["seed"]))
+    accelerator.print({k: results[k].get("expansion_f1") for k in recs})
+
+
+def format_samples(test, sequences, index, songs, count, seed) -> str:
+    import numpy as np
+
+    from playlistgen.clusters import sample_playlist
+
+    rng = np.random.default_rng(seed)
+    lines = ["# Test titles: generated playlist vs the true one", ""]
+    for example, seq in list(zip(test, sequences))[:count]:
+        truth = set(example.song_ids)
+        lines.append(f"## {example.title}")
+        lines.append(f"clusters: {' '.join(distinct(seq))}")
+        picked = sample_playlist(seq, index, rng)
+        lines += [f"- {'✓' if s in truth else ' '} {songs[s].title} — {songs[s].artist} [{', '.join(songs[s].tags)}] ({k})"
+                  for s, k in picked[:10]]
+        true_tags = [", ".join(songs[s].tags) for s in example.song_ids[:5]]
+        lines.append(f"true playlist ({len(example.song_ids)} songs), first tags: {'; '.join(true_tags)}")
+        lines.append("")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    run(main)

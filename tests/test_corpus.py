@@ -1,0 +1,34 @@
+from playlistgen.catalog import Playlist
+from playlistgen.corpus import build_examples, split_examples
+
+
+def test_repeats_kept_in_order_and_songs_without_id_dropped():
+    cluster_of_song = {"a": "1-1", "b": "1-1", "c": "2-0"}
+    examples, stats = build_examples([Playlist("p", "t", ["a", "x", "c", "b"])], cluster_of_song, max_clusters=10,
+                                     min_songs=2)
+    assert examples[0].clusters == ["1-1", "2-0", "1-1"]
+    assert examples[0].song_ids == ["a", "c", "b"]
+    assert stats["songs_without_semantic_id_dropped"] == 1
+
+
+def test_truncation_and_minimum_length():
+    cluster_of_song = {s: "0-0" for s in "abcdef"}
+    examples, stats = build_examples([Playlist("p1", "t", list("abcdef")), Playlist("p2", "t", ["a"])],
+                                     cluster_of_song, max_clusters=4, min_songs=2)
+    assert [len(e.clusters) for e in examples] == [4]
+    assert len(examples[0].song_ids) == 6  # the truth stays whole
+    assert stats["skipped_too_short"] == 1
+
+
+def test_split_is_deterministic_disjoint_and_order_free():
+    cluster_of_song = {"a": "0-0", "b": "0-1"}
+    playlists = [Playlist(f"p{i:03d}", "t", ["a", "b"]) for i in range(200)]
+    examples, _ = build_examples(playlists, cluster_of_song, 10, 1)
+    one = split_examples(examples, 0.1, 0.2, seed=5)
+    two = split_examples(list(reversed(examples)), 0.1, 0.2, seed=5)
+    ids = {k: [e.playlist_id for e in v] for k, v in one.items()}
+    assert ids == {k: [e.playlist_id for e in v] for k, v in two.items()}
+    assert (len(ids["train"]), len(ids["val"]), len(ids["test"])) == (140, 20, 40)
+    assert not set(ids["train"]) & set(ids["test"])
+    other = split_examples(examples, 0.1, 0.2, seed=6)
+    assert [e.playlist_id for e in other["test"]] != ids["test"]

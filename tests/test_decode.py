@@ -1,0 +1,67 @@
+import pytest
+import torch
+
+from playlistgen.decode import ClusterConstraint, DecodeConfig, generate_clusters
+from playlistgen.model import build_model
+from playlistgen.tokenizer import CodeVocab, train_tokenizer
+
+CLUSTERS = ["0-1", "0-3", "2-2", "3-0", "3-1"]
+
+
+@pytest.fixture(scope="module")
+def setup():
+    tok = train_tokenizer(["rainy piano", "深夜学习", "gym rock"] * 10, vocab_size=200, num_levels=2, codebook_size=4)
+    vocab = CodeVocab.from_tokenizer(tok, 2, 4)
+    model = build_model(len(tok), vocab.pad_id, vocab.eos_id, d_model=32, num_layers=1, num_decoder_layers=1,
+                        num_heads=2, d_kv=16, d_ff=64, dropout=0.0, seed=0)
+    return tok, vocab, model
+
+
+@pytest.mark.parametrize("beams,sample", [(1, False), (4, False), (1, True)])
+def test_untrained_model_only_generates_existing_clusters(setup, beams, sample):
+    tok, vocab, model = setup
+    constraint = ClusterConstraint(vocab, CLUSTERS, min_clusters=3, max_clusters=6)
+    cfg = DecodeConfig(num_beams=beams, max_clusters=6, min_clusters=3, do_sample=sample)
+    seqs, invalid, total = generate_clusters(model, tok, vocab, constraint, ["rainy piano", "深夜学习", "x"], cfg, 16,
+                                             num_return_sequences=1, generator_seed=0)
+    assert invalid == 0
+    for (seq,) in seqs:
+        assert 3 <= len(seq) <= 6
+        assert set(seq) <= set(CLUSTERS)
+
+
+def test_without_constraints_an_untrained_model_makes_invalid_ids(setup):
+    tok, vocab, model = setup
+    cfg = DecodeConfig(num_beams=1, max_clusters=6, min_clusters=3, constrained=False)
+    seqs, invalid, total = generate_clusters(model, tok, vocab, None, ["rainy piano", "gym rock"], cfg, 16)
+    made = [k for (seq,) in seqs for k in seq]
+    assert invalid > 0 or any(k not in CLUSTERS for k in made)
+
+
+def test_mask_allows_only_valid_next_codes(setup):
+    _, vocab, _ = setup
+    constraint = ClusterConstraint(vocab, CLUSTERS, min_clusters=1, max_clusters=2)
+    V = vocab.offset + 8 + 5
+    start = vocab.pad_id
+    # after "3" at level 0, only level-1 codes 0 and 1 may follow
+    ids = torch.tensor([[start, vocab.offset + 3]])
+    out = constraint(ids, torch.zeros(1, V))
+    allowed = torch.isfinite(out[0]).nonzero().flatten().tolist()
+    assert allowed == [vocab.offset + 4 + 0, vocab.offset + 4 + 1]
+    # after one full cluster (min 1 reached): level-0 codes that start a cluster, and EOS
+    ids = torch.tensor([[start, vocab.offset + 3, vocab.offset + 4 + 1]])
+    allowed = torch.isfinite(constraint(ids, torch.zeros(1, V))[0]).nonzero().flatten().tolist()
+    assert allowed == sorted([vocab.eos_id, vocab.offset + 0, vocab.offset + 2, vocab.offset + 3])
+    # at the maximum only EOS remains
+    ids = torch.tensor([[start, vocab.offset + 3, vocab.offset + 5, vocab.offset + 0, vocab.offset + 5]])
+    allowed = torch.isfinite(constraint(ids, torch.zeros(1, V))[0]).nonzero().flatten().tolist()
+    assert allowed == [vocab.eos_id]
+
+
+def test_empty_allowed_set_is_an_error_not_a_fallback(setup):
+    _, vocab, _ = setup
+    constraint = ClusterConstraint(vocab, CLUSTERS, min_clusters=5, max_clusters=6)
+    V = vocab.offset + 8 + 5
+    ids = torch.tensor([[vocab.pad_id, vocab.offset + 1]])  # prefix "1" starts no cluster
+    with pytest.raises(RuntimeError, match="no allowed token"):
+        constraint(ids, torch.zeros(1, V))

@@ -1,0 +1,93 @@
+import numpy as np
+import pytest
+from sklearn.metrics import adjusted_rand_score
+
+from conftest import planted_clusters
+from playlistgen.collisions import collision_report, format_report, size_histogram
+from playlistgen.io import DataError
+from playlistgen.quantize import ResidualCodebooks, songs_in_cluster, train_rq_kmeans
+
+
+def test_recovers_planted_grouping_at_level_zero():
+    x, labels = planted_clusters(n_clusters=8, per_cluster=150)
+    _, codes = train_rq_kmeans(x, num_levels=2, codebook_size=8, iters=25, seed=0, normalize=False)
+    assert adjusted_rand_score(labels, codes[:, 0]) > 0.99
+
+
+@pytest.mark.parametrize("levels,k", [(1, 16), (2, 32), (3, 16)])
+def test_codes_in_range_and_codebooks_used(levels, k):
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(3000, 12)).astype(np.float32)
+    books, codes = train_rq_kmeans(x, levels, k, iters=15, seed=3, normalize=False)
+    assert codes.shape == (3000, levels)
+    assert codes.min() >= 0 and codes.max() < k
+    assert books.codebooks.shape == (levels, k, 12)
+    for level in range(levels):  # structured data: no level collapses to a handful of codes
+        assert len(np.unique(codes[:, level])) >= 0.95 * k
+
+
+def test_residual_levels_reduce_reconstruction_error():
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=(2000, 8)).astype(np.float32)
+    errors = []
+    for levels in (1, 2, 3):
+        books, codes = train_rq_kmeans(x, levels, 16, iters=15, seed=0, normalize=False)
+        errors.append(float(((x - books.decode(codes)) ** 2).sum(1).mean()))
+    assert errors[0] > errors[1] > errors[2]
+
+
+def test_encode_after_save_and_reload_gives_identical_codes(tmp_path):
+    x, _ = planted_clusters(seed=4)
+    books, codes = train_rq_kmeans(x, 3, 16, iters=10, seed=5, normalize=True)
+    books.save(tmp_path / "codebooks.safetensors")
+    reloaded = ResidualCodebooks.load(tmp_path / "codebooks.safetensors")
+    assert reloaded.normalize is True
+    np.testing.assert_array_equal(reloaded.encode(x), codes)
+
+
+def test_same_seed_same_codes_other_seed_differs():
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(1500, 10)).astype(np.float32)
+    _, a = train_rq_kmeans(x, 2, 16, iters=10, seed=11, normalize=False)
+    _, b = train_rq_kmeans(x, 2, 16, iters=10, seed=11, normalize=False)
+    _, c = train_rq_kmeans(x, 2, 16, iters=10, seed=12, normalize=False)
+    np.testing.assert_array_equal(a, b)
+    assert (a != c).any()
+
+
+def test_balanced_assignment_caps_songs_per_code():
+    x, _ = planted_clusters(n_clusters=4, per_cluster=300, seed=6)  # 4 real blobs, 8 codes: capped codes must share
+    _, codes = train_rq_kmeans(x, 1, 8, iters=10, seed=0, normalize=False, max_songs_per_code=160)
+    assert np.bincount(codes[:, 0], minlength=8).max() <= 160
+    with pytest.raises(DataError, match="cannot hold"):
+        train_rq_kmeans(x, 1, 8, iters=5, seed=0, normalize=False, max_songs_per_code=10)
+
+
+def test_encode_rejects_wrong_dimension_and_nan():
+    import torch
+
+    books = ResidualCodebooks(torch.zeros(1, 4, 3), False)
+    with pytest.raises(DataError, match="do not match the codebooks' dimension 3"):
+        books.encode(np.zeros((2, 5), dtype=np.float32))
+    with pytest.raises(DataError, match="NaN"):
+        books.encode(np.full((1, 3), np.nan, dtype=np.float32))
+
+
+def test_too_few_vectors_for_codebook():
+    with pytest.raises(DataError, match="lower quantize.codebook_size"):
+        train_rq_kmeans(np.ones((5, 3), dtype=np.float32), 1, 8, iters=3, seed=0, normalize=False)
+
+
+def test_cluster_index_and_collision_report():
+    codes = np.array([[0, 1, 0], [0, 1, 1], [2, 0, 0], [0, 1, 0]])
+    index = songs_in_cluster(["a", "b", "c", "d"], codes, cluster_levels=2)
+    assert index == {"0-1": ["a", "b", "d"], "2-0": ["c"]}
+    report = collision_report(codes, 2, 4, reconstruction_mse=0.5, large_cluster_size=2)
+    assert report["clusters"] == 2
+    assert report["songs_per_cluster"]["max"] == 3 and report["songs_per_cluster"]["min"] == 1
+    assert report["share_songs_in_clusters_over_2"] == 0.75
+    assert report["distinct_full_ids"] == 3
+    assert report["levels"][0]["codes_used"] == 2
+    hist = {row["cluster_size"]: row["clusters"] for row in size_histogram(codes, 2)}
+    assert hist["1"] == 1 and hist["3-4"] == 1
+    assert "clusters         2" in format_report(report)

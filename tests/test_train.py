@@ -1,0 +1,55 @@
+import math
+
+import torch
+from accelerate import Accelerator
+
+from playlistgen.corpus import Example
+from playlistgen.model import build_model
+from playlistgen.tokenizer import CodeVocab, train_tokenizer
+from playlistgen.train import BucketBatchSampler, TrainConfig, collate, encode_examples, lr_lambda, train_model
+
+
+def test_bucket_sampler_covers_each_example_once_and_groups_lengths():
+    lengths = [1, 50, 2, 49, 3, 48, 4, 47] * 25
+    sampler = BucketBatchSampler(lengths, batch_size=8, seed=0, window=50)
+    batches = list(sampler)
+    assert sorted(i for b in batches for i in b) == list(range(200))
+    spread = sum(max(lengths[i] for i in b) - min(lengths[i] for i in b) for b in batches) / len(batches)
+    assert spread < 10  # random batches would span ~48
+    sampler.set_epoch(1)
+    assert list(sampler) != batches
+
+
+def test_collate_pads_and_masks_labels():
+    class E:
+        def __init__(self, s, t):
+            self.source, self.target = s, t
+
+    batch = collate([E([5, 6, 1], [9, 1]), E([7, 1], [9, 9, 9, 1])], pad_id=0)
+    assert batch["input_ids"].tolist() == [[5, 6, 1], [7, 1, 0]]
+    assert batch["attention_mask"].tolist() == [[1, 1, 1], [1, 1, 0]]
+    assert batch["labels"].tolist() == [[9, 1, -100, -100], [9, 9, 9, 1]]
+
+
+def test_schedule_warms_up_then_decays_to_floor():
+    f = lr_lambda(10, 110, "cosine", 0.1)
+    assert f(0) == 0.1 and f(9) == 1.0
+    assert math.isclose(f(110), 0.1) and f(60) < f(20)
+
+
+def test_training_learns_title_to_cluster_mapping(tmp_path):
+    titles = {"rainy piano": ["0-1", "0-1", "0-2"], "gym rock": ["1-0", "1-1"], "深夜学习": ["2-2", "0-2"]}
+    examples = [Example(f"p{i}", t, c, ["s"]) for i, (t, c) in enumerate(list(titles.items()) * 40)]
+    tok = train_tokenizer(list(titles), vocab_size=100, num_levels=2, codebook_size=3)
+    vocab = CodeVocab.from_tokenizer(tok, 2, 3)
+    data = encode_examples(examples, tok, vocab, max_source_tokens=16)
+    model = build_model(len(tok), vocab.pad_id, vocab.eos_id, d_model=32, num_layers=1, num_decoder_layers=1,
+                        num_heads=2, d_kv=16, d_ff=64, dropout=0.0, seed=0)
+    cfg = TrainConfig(epochs=8, batch_size=16, lr=5e-3, weight_decay=0.0, warmup_steps=5, schedule="cosine",
+                      min_lr_ratio=0.1, grad_accum=1, clip_grad_norm=1.0, patience=8, log_every=5, seed=0)
+    summary = train_model(model, data, data[:30], cfg, Accelerator(cpu=True), vocab.pad_id, tmp_path / "model",
+                          tmp_path / "log.csv", tmp_path / "val.csv")
+    assert summary["best_val_loss"] < 0.3
+    assert (tmp_path / "model" / "model.safetensors").exists()
+    log = (tmp_path / "log.csv").read_text().splitlines()
+    assert log[0] == "step,epoch,loss,lr,tokens_per_s" and len(log) > 5
