@@ -29,14 +29,17 @@ class ClusterIndex:
         """All songs of all given clusters (the design's cluster expansion)."""
         return {s for key in set(keys) for s in self.songs_in_cluster.get(key, ())}
 
-    def ranked_songs(self, keys: list[str]) -> list[str]:
-        """Songs of the distinct clusters in the given order, each cluster's songs most popular first."""
-        seen, out = set(), []
-        for key in keys:
-            if key not in seen:
-                seen.add(key)
-                out.extend(self.songs_in_cluster.get(key, ()))
-        return out
+    def ranked_songs(self, keys: list[str], limit: int | None = None) -> list[str]:
+        """Songs of the distinct clusters, round-robin: the most popular song of each cluster in the given
+        order, then the second of each, and so on; at most `limit` songs."""
+        pools = [self.songs_in_cluster.get(key, []) for key in dict.fromkeys(keys)]
+        limit = limit if limit is not None else sum(len(p) for p in pools)
+        out: list[str] = []
+        depth = 0
+        while len(out) < limit and any(depth < len(p) for p in pools):
+            out.extend(p[depth] for p in pools if depth < len(p))
+            depth += 1
+        return out[:limit]
 
 
 def distinct(keys: list[str]) -> list[str]:

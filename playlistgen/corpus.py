@@ -63,3 +63,10 @@ def split_examples(examples: list[Example], val_share: float, test_share: float,
         "val": pick(order[n_test:n_test + n_val]),
         "train": pick(order[n_test + n_val:]),
     }
+
+
+def read_examples(path) -> list[Example]:
+    """Examples from a split file written by the corpus stage."""
+    from .io import read_jsonl
+
+    return [Example(r["playlist_id"], r["title"], r["clusters"], r["song_ids"]) for _, r in read_jsonl(path)]

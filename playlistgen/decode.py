@@ -23,34 +23,72 @@ class ClusterConstraint(LogitsProcessor):
         cluster_keys: every valid cluster key ('12-3').
         min_clusters: EOS is masked until this many clusters are complete.
         max_clusters: once this many are complete, only EOS is allowed.
+        max_repeats: a cluster may appear at most this many times in one sequence (None: no cap). Playlist order
+            carries little signal, so the likeliest next cluster is the same at every step; without a cap beam
+            search repeats the mode. A code is masked once every cluster under it has reached the cap.
     """
 
-    def __init__(self, vocab: CodeVocab, cluster_keys: list[str], min_clusters: int, max_clusters: int):
+    def __init__(self, vocab: CodeVocab, cluster_keys: list[str], min_clusters: int, max_clusters: int,
+                 max_repeats: int | None = None):
         if not cluster_keys:
             raise ValueError("no clusters to constrain to: the cluster index is empty.")
+        if max_repeats is not None and len(cluster_keys) * max_repeats < min_clusters:
+            raise ValueError(f"{len(cluster_keys)} clusters x max_repeats {max_repeats} cannot make {min_clusters}.")
         self.vocab = vocab
         self.min_clusters = min_clusters
         self.max_clusters = max_clusters
+        self.max_repeats = max_repeats
         levels, k = vocab.num_levels, vocab.codebook_size
         codes = np.array([[int(c) for c in key.split("-")] for key in cluster_keys], dtype=np.int64)  # (C, L)
         if codes.shape[1] != levels:
             raise ValueError(f"cluster keys have {codes.shape[1]} codes but the vocabulary expects {levels}.")
-        self.prefix_keys, self.next_allowed = [], []
-        for level in range(levels):
-            weights = k ** np.arange(level - 1, -1, -1, dtype=np.int64)  # base-K digits of the prefix
-            keys = codes[:, :level] @ weights if level else np.zeros(len(codes), dtype=np.int64)
-            unique, row = np.unique(keys, return_inverse=True)
-            allowed = np.zeros((len(unique), k), dtype=bool)
-            allowed[row, codes[:, level]] = True
+        # Per prefix length m = 0..L: sorted keys of existing prefixes (codes read as base-K digits), the number
+        # of clusters under each, and (m < L) which next codes are allowed after it.
+        self.prefix_keys, self.subtree_size, self.next_allowed = [], [], []
+        for m in range(levels + 1):
+            weights = k ** np.arange(m - 1, -1, -1, dtype=np.int64)
+            keys = codes[:, :m] @ weights if m else np.zeros(len(codes), dtype=np.int64)
+            unique, row, size = np.unique(keys, return_inverse=True, return_counts=True)
             self.prefix_keys.append(torch.from_numpy(unique))
-            self.next_allowed.append(torch.from_numpy(allowed))
+            self.subtree_size.append(torch.from_numpy(size))
+            if m < levels:
+                allowed = np.zeros((len(unique), k), dtype=bool)
+                allowed[row, codes[:, m]] = True
+                self.next_allowed.append(torch.from_numpy(allowed))
         self._device = torch.device("cpu")
 
     def _to(self, device: torch.device) -> None:
         if device != self._device:
             self.prefix_keys = [t.to(device) for t in self.prefix_keys]
+            self.subtree_size = [t.to(device) for t in self.subtree_size]
             self.next_allowed = [t.to(device) for t in self.next_allowed]
             self._device = device
+
+    def _lookup(self, length: int, key: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Row of each prefix key in the table of its length, and whether it exists."""
+        table = self.prefix_keys[length]
+        rows = torch.searchsorted(table, key).clamp_max(len(table) - 1)
+        return rows, table[rows] == key
+
+    def _exhausted(self, input_ids: torch.Tensor, level: int, prefix_key: torch.Tensor) -> torch.Tensor:
+        """(N, K) True where every cluster under prefix + code has been generated max_repeats times already."""
+        v, levels, k = self.vocab, self.vocab.num_levels, self.vocab.codebook_size
+        done = (input_ids.shape[1] - 1) // levels
+        n = len(input_ids)
+        if done == 0:
+            return torch.zeros((n, k), dtype=torch.bool, device=input_ids.device)
+        tuples = input_ids[:, 1:1 + done * levels].reshape(n, done, levels)                     # (N, D, L)
+        digits = tuples - v.offset - torch.arange(levels, device=input_ids.device) * k
+        full = (digits * k ** torch.arange(levels - 1, -1, -1, device=input_ids.device)).sum(-1)  # (N, D)
+        count = (full[:, :, None] == full[:, None, :]).sum(-1)                                   # (N, D)
+        # each distinct exhausted cluster contributes 1 in total over its occurrences
+        weight = (count >= self.max_repeats).float() / count.float()                            # (N, D)
+        candidate = prefix_key[:, None] * k + torch.arange(k, device=input_ids.device)           # (N, K)
+        under = full[:, :, None] // k ** (levels - 1 - level) == candidate[:, None, :]            # (N, D, K)
+        exhausted_count = (under.float() * weight[:, :, None]).sum(1)                            # (N, K)
+        rows, found = self._lookup(level + 1, candidate.flatten())
+        size = torch.where(found, self.subtree_size[level + 1][rows], 0).reshape(n, k)
+        return exhausted_count >= size.float() - 0.5
 
     def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
         # input_ids: (N, t) with the decoder start token first; scores: (N, V)
@@ -60,16 +98,16 @@ class ClusterConstraint(LogitsProcessor):
         level, done = generated % levels, generated // levels
         finished = ((input_ids[:, 1:] == v.eos_id) | (input_ids[:, 1:] == v.pad_id)).any(1)  # (N,)
         if level == 0:
-            rows = torch.zeros(len(input_ids), dtype=torch.long, device=scores.device)
-            found = torch.ones_like(finished)
+            key = torch.zeros(len(input_ids), dtype=torch.long, device=scores.device)
+            rows, found = key, torch.ones_like(finished)
         else:
             digits = input_ids[:, -level:] - v.offset - torch.arange(level, device=scores.device) * k  # (N, level)
-            weights = k ** torch.arange(level - 1, -1, -1, device=scores.device)
-            key = (digits * weights).sum(1)
-            table = self.prefix_keys[level]
-            rows = torch.searchsorted(table, key).clamp_max(len(table) - 1)
-            found = (table[rows] == key) & (digits >= 0).all(1) & (digits < k).all(1)
+            key = (digits * k ** torch.arange(level - 1, -1, -1, device=scores.device)).sum(1)
+            rows, found = self._lookup(level, key)
+            found &= (digits >= 0).all(1) & (digits < k).all(1)
         allowed_codes = self.next_allowed[level][rows] & found[:, None] & ~finished[:, None]  # (N, K)
+        if self.max_repeats is not None:
+            allowed_codes &= ~self._exhausted(input_ids, level, torch.where(found, key, 0))
         if done >= self.max_clusters:
             allowed_codes[:] = False
         mask = torch.full_like(scores, float("-inf"))

@@ -46,11 +46,12 @@ def score(recs: list[Recommendation], examples: list[Example], index: ClusterInd
     return out
 
 
-def model_recommendations(sequences: list[list[str]], index: ClusterIndex) -> list[Recommendation]:
-    """The model's clusters (distinct, generated order) and songs ranked by that order, popular first."""
+def model_recommendations(sequences: list[list[str]], index: ClusterIndex, n_songs: int) -> list[Recommendation]:
+    """The model's clusters (distinct, generated order) and its top `n_songs` songs: round-robin over the
+    clusters in generated order, each cluster's songs most popular first."""
     from .clusters import distinct
 
-    return [Recommendation(distinct(seq), index.ranked_songs(seq)) for seq in sequences]
+    return [Recommendation(distinct(seq), index.ranked_songs(seq, n_songs)) for seq in sequences]
 
 
 def sampled_playlist_metrics(sequences: list[list[str]], examples: list[Example], index: ClusterIndex,

@@ -80,7 +80,8 @@ class PlaylistGenerator:
         if n < 1:
             raise ValueError("the playlist length must be at least 1.")
         max_clusters = n + max(2, math.ceil(n * 0.25))
-        constraint = ClusterConstraint(self.vocab, list(self.index.songs_in_cluster), n, max_clusters)
+        constraint = ClusterConstraint(self.vocab, list(self.index.songs_in_cluster), n, max_clusters,
+                                       self.decode_defaults.get("max_repeats"))
         cfg = DecodeConfig(num_beams=beams or int(self.decode_defaults["num_beams"]), max_clusters=max_clusters,
                            min_clusters=n, do_sample=temperature is not None, temperature=temperature or 1.0,
                            top_p=float(self.decode_defaults.get("top_p", 1.0)))

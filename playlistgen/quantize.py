@@ -237,11 +237,17 @@ def parse_cluster_key(key: str) -> tuple[int, ...]:
     return tuple(int(c) for c in key.split("-"))
 
 
-def songs_in_cluster(song_ids: list[str], codes: np.ndarray, cluster_levels: int) -> dict[str, list[str]]:
-    """Cluster index: cluster key (first `cluster_levels` codes) -> its songs, keys sorted by code tuple."""
+def songs_in_cluster(song_ids: list[str], codes: np.ndarray, cluster_levels: int,
+                     popularity: dict[str, float] | None = None) -> dict[str, list[str]]:
+    """Cluster index: cluster key (first `cluster_levels` codes) -> its songs, most popular first (ties and no
+    popularity: input order); keys sorted by code tuple."""
+    order = range(len(song_ids))
+    if popularity:
+        order = sorted(order, key=lambda i: -popularity.get(song_ids[i], 0.0))
     index: dict[tuple[int, ...], list[str]] = {}
-    for song_id, row in zip(song_ids, codes[:, :cluster_levels].tolist()):
-        index.setdefault(tuple(row), []).append(song_id)
+    prefixes = codes[:, :cluster_levels].tolist()
+    for i in order:
+        index.setdefault(tuple(prefixes[i]), []).append(song_ids[i])
     return {cluster_key(k): index[k] for k in sorted(index)}
 
 

@@ -35,12 +35,15 @@ MOODS = [
 ]
 ERAS = [("80s", "80年代"), ("90s", "90年代"), ("2000s", "千禧"), ("new", "新歌")]
 
+# A title names some facets of the playlist's concept; the facets it leaves out are not constrained (a "workout"
+# playlist mixes genres and eras, a "90s rock" playlist mixes moods). {activity} stands for the mood.
 EN_TEMPLATES = [
     "{mood} {genre}", "{activity} {genre}", "{genre} for {activity}", "{era} {genre}", "{mood} {era} {genre}",
     "{activity}", "{mood} vibes", "my {mood} {genre} mix", "{genre} {activity} playlist", "{era} {mood} songs",
-    "{activity} {mood}",
+    "{activity} {mood}", "{genre} hits", "{era} {genre} for {activity}",
 ]
-ZH_TEMPLATES = ["{activity}{genre}", "{mood}{genre}", "{era}{genre}", "{activity}", "{mood}的{genre}", "{activity}听的歌"]
+ZH_TEMPLATES = ["{activity}{genre}", "{mood}{genre}", "{era}{genre}", "{activity}", "{mood}的{genre}", "{activity}听的歌",
+                "{era}{mood}{genre}"]
 FILLERS = ["mix", "playlist", "vibes", "songs", "music", "best", "2024", "lol", "!!", "<3"]
 EMOJI = ["🎧", "🌧", "🔥", "💔", "✨", "🌙", "☀️"]
 SYLLABLES = "la mi so ra ko ne vi da lu ka ze po ri ta no me shi yu an el or in ar ve lo".split()
@@ -65,13 +68,16 @@ def _misspell(rng: np.random.Generator, word: str) -> str:
     return word[:i] + word[i + 1:]
 
 
-def _title(rng: np.random.Generator, genre: int, mood: int, era: int, zh_share: float, noise: float) -> str:
-    zh = rng.random() < zh_share
+def _facets(template: str) -> tuple[bool, bool, bool]:
+    """Which of genre, mood, era a template names."""
+    return "{genre}" in template, "{mood}" in template or "{activity}" in template, "{era}" in template
+
+
+def _title(rng: np.random.Generator, template: str, zh: bool, genre: int, mood: int, era: int, noise: float) -> str:
     g_en, g_zh = GENRES[genre]
     m_en, m_zh, activities = MOODS[mood]
     a_en, a_zh = activities[rng.integers(len(activities))]
     e_en, e_zh = ERAS[era]
-    template = str(rng.choice(ZH_TEMPLATES if zh else EN_TEMPLATES))
     words = dict(genre=g_zh, mood=m_zh, activity=a_zh, era=e_zh) if zh else dict(genre=g_en, mood=m_en, activity=a_en, era=e_en)
     title = template.format(**words)
     if rng.random() < noise:
@@ -150,30 +156,45 @@ def generate_world(
         present = rng.random(num_songs) >= missing_share[name]
         features[name] = (np.array(song_ids)[present], vectors[present].astype(np.float32))
 
-    # Playlists.
-    songs_of_concept = [np.flatnonzero(song_concept == c) for c in range(num_concepts)]
+    # Playlists: a concept and a title template; the pool is every song matching the facets the title names.
+    pools: dict[tuple[int, int, int], np.ndarray] = {}
+
+    def pool_of(g: int, m: int, e: int, facets: tuple[bool, bool, bool]) -> np.ndarray:
+        key = (g if facets[0] else -1, m if facets[1] else -1, e if facets[2] else -1)
+        if key not in pools:
+            match = np.ones(num_songs, dtype=bool)
+            for value, column in zip(key, (song_g, song_m, song_e)):
+                if value >= 0:
+                    match &= column == value
+            pools[key] = np.flatnonzero(match)
+        return pools[key]
+
     concept_rank = rng.permutation(num_concepts) + 1
-    concept_pop = np.array([len(s) > 0 for s in songs_of_concept], dtype=float) / concept_rank ** concept_zipf
+    concept_pop = 1.0 / concept_rank ** concept_zipf
     concept_pop /= concept_pop.sum()
     global_p = popularity / popularity.sum()
     playlists = []
     for p in range(num_playlists):
         c1 = int(rng.choice(num_concepts, p=concept_pop))
         g, m, e = c1 // (n_m * n_e), (c1 // n_e) % n_m, c1 % n_e
-        c2 = None
+        zh = rng.random() < zh_share
+        template = str(rng.choice(ZH_TEMPLATES if zh else EN_TEMPLATES))
+        facets = _facets(template)
+        primary = pool_of(g, m, e, facets)
+        secondary = None
         if rng.random() < secondary_prob:
-            # A neighbour: same genre and another mood or era, or same mood and another genre.
-            choice = rng.integers(3)
+            # A neighbour: one facet changed (another mood, era or genre).
             g2, m2, e2 = g, m, e
+            choice = rng.integers(3)
             if choice == 0:
                 m2 = int(rng.integers(n_m))
             elif choice == 1:
                 e2 = int(rng.integers(n_e))
             else:
                 g2 = int(rng.integers(n_g))
-            c2 = g2 * n_m * n_e + m2 * n_e + e2
-            if len(songs_of_concept[c2]) == 0:
-                c2 = None
+            secondary = pool_of(g2, m2, e2, facets)
+        primary = primary if len(primary) else np.arange(num_songs)
+        secondary = secondary if secondary is not None and len(secondary) else None
         length = int(rng.integers(playlist_length[0], playlist_length[1] + 1))
         chosen: list[int] = []
         taken: set[int] = set()
@@ -181,10 +202,10 @@ def generate_world(
         while len(chosen) < length and attempts < length * 20:
             attempts += 1
             u = rng.random()
-            if u < primary_share or (c2 is None and u < primary_share + secondary_share):
-                pool = songs_of_concept[c1]
+            if u < primary_share or (secondary is None and u < primary_share + secondary_share):
+                pool = primary
             elif u < primary_share + secondary_share:
-                pool = songs_of_concept[c2]
+                pool = secondary
             else:
                 pool = None
             if pool is None:
@@ -197,7 +218,7 @@ def generate_world(
                 chosen.append(song)
         playlists.append({
             "playlist_id": f"p{p:06d}",
-            "title": _title(rng, g, m, e, zh_share, title_noise),
+            "title": _title(rng, template, zh, g, m, e, title_noise),
             "song_ids": [song_ids[s] for s in chosen],
         })
     return World(songs, playlists, features)

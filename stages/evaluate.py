@@ -9,13 +9,13 @@ from transformers import T5ForConditionalGeneration
 from playlistgen.baselines import PopularityBaseline, TitleKnnBaseline
 from playlistgen.catalog import load_songs
 from playlistgen.clusters import ClusterIndex, distinct
+from playlistgen.corpus import read_examples
 from playlistgen.decode import ClusterConstraint, DecodeConfig, generate_clusters
 from playlistgen.evaluate import model_recommendations, sampled_playlist_metrics, score
 from playlistgen.io import write_json, write_text
 from playlistgen.tokenizer import CodeVocab, load_tokenizer
 
 from ._common import run
-from .train import read_examples
 
 
 def decode_all(model, tokenizer, vocab, constraint, titles, cfg, max_source_tokens, batch_size, accelerator):
@@ -46,7 +46,8 @@ def main(params: dict) -> None:
     titles = [e.title for e in test]
     max_source = params["train"]["max_source_tokens"]
 
-    constraint = ClusterConstraint(vocab, list(index.songs_in_cluster), p["min_clusters"], p["max_clusters"])
+    constraint = ClusterConstraint(vocab, list(index.songs_in_cluster), p["min_clusters"], p["max_clusters"],
+                                   p["max_repeats"])
     cfg = DecodeConfig(num_beams=p["num_beams"], max_clusters=p["max_clusters"], min_clusters=p["min_clusters"])
     t0 = time.perf_counter()
     sequences, invalid, total = decode_all(model, tokenizer, vocab, constraint, titles, cfg, max_source,
@@ -65,7 +66,7 @@ def main(params: dict) -> None:
     n_clusters = [max(1, len(distinct(s))) for s in sequences]
     n_songs = max(p["ks"])
     recs = {
-        "model": model_recommendations(sequences, index),
+        "model": model_recommendations(sequences, index, n_songs),
         "popularity": PopularityBaseline(train).recommend(titles, n_clusters, n_songs),
         "title_knn": TitleKnnBaseline(train, p["knn_neighbours"], tuple(p["knn_ngram"])).recommend(titles, n_clusters, n_songs),
     }

@@ -18,8 +18,8 @@ def main(params: dict) -> None:
         codebooks_path=work / "quantize" / "codebooks.safetensors",
         semantic_ids_path=work / "quantize" / "song_semantic_ids.jsonl",
         songs=load_songs(Path(base["raw_dir"]) / "songs.jsonl"),
-        decode_defaults={"num_beams": ev["num_beams"], "max_source_tokens": params["train"]["max_source_tokens"],
-                         "top_p": params["export"]["top_p"]},
+        decode_defaults={"num_beams": ev["num_beams"], "max_repeats": ev["max_repeats"],
+                         "max_source_tokens": params["train"]["max_source_tokens"], "top_p": params["export"]["top_p"]},
         params={k: params[k] for k in ("quantize", "corpus", "train")},
     )
 

@@ -31,7 +31,8 @@ def main(params: dict) -> None:
         "cluster_levels": p["cluster_levels"],
         "codebook_size": p["codebook_size"],
         "songs_without_features": songs.songs_without_features,
-        "clusters": songs_in_cluster(songs.song_ids, codes, p["cluster_levels"]),
+        "clusters": songs_in_cluster(songs.song_ids, codes, p["cluster_levels"],
+                                     {s: song.popularity for s, song in catalog.songs.items()}),
     }, indent=None)
     report = collision_report(codes, p["cluster_levels"], p["codebook_size"], mse, p["large_cluster_size"])
     report["songs_without_features"] = len(songs.songs_without_features)

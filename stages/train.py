@@ -6,8 +6,8 @@ import torch
 from accelerate import Accelerator
 from accelerate.utils import set_seed
 
-from playlistgen.corpus import Example
-from playlistgen.io import read_json, read_jsonl, write_json
+from playlistgen.corpus import read_examples
+from playlistgen.io import read_json, write_json
 from playlistgen.model import build_model, count_parameters
 from playlistgen.tokenizer import CodeVocab, load_tokenizer
 from playlistgen.train import TrainConfig, encode_examples, train_model
@@ -19,10 +19,6 @@ def resolve_precision(choice: str) -> str:
     if choice != "auto":
         return choice
     return "bf16" if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else "no"
-
-
-def read_examples(path: Path) -> list[Example]:
-    return [Example(**r) for _, r in read_jsonl(path)]
 
 
 def main(params: dict) -> None:

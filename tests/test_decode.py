@@ -65,3 +65,18 @@ def test_empty_allowed_set_is_an_error_not_a_fallback(setup):
     ids = torch.tensor([[vocab.pad_id, vocab.offset + 1]])  # prefix "1" starts no cluster
     with pytest.raises(RuntimeError, match="no allowed token"):
         constraint(ids, torch.zeros(1, V))
+
+
+@pytest.mark.parametrize("beams", [1, 4])
+def test_repeat_cap_holds_and_exhausted_prefixes_are_masked(setup, beams):
+    tok, vocab, model = setup
+    constraint = ClusterConstraint(vocab, CLUSTERS, min_clusters=5, max_clusters=5, max_repeats=1)
+    cfg = DecodeConfig(num_beams=beams, max_clusters=5, min_clusters=5)
+    seqs, invalid, _ = generate_clusters(model, tok, vocab, constraint, ["rainy piano", "gym rock"], cfg, 16)
+    for (seq,) in seqs:
+        assert sorted(seq) == sorted(CLUSTERS)  # 5 clusters, each once: all of them, no error at the end
+    # after 0-1 and 0-3, code 0 at level 0 has no cluster left
+    V = vocab.offset + 8 + 5
+    ids = torch.tensor([[vocab.pad_id, vocab.offset + 0, vocab.offset + 4 + 1, vocab.offset + 0, vocab.offset + 4 + 3]])
+    allowed = torch.isfinite(constraint(ids, torch.zeros(1, V))[0]).nonzero().flatten().tolist()
+    assert allowed == [vocab.offset + 2, vocab.offset + 3]

@@ -1,0 +1,33 @@
+import numpy as np
+
+from playlistgen.clusters import ClusterIndex, distinct, sample_playlist
+
+INDEX = ClusterIndex(2, 4, {"0-1": ["a", "b", "c"], "1-0": ["d"], "2-2": ["e", "f"]})
+
+
+def test_expansion_is_the_union_of_cluster_songs():
+    assert INDEX.expand(["0-1", "2-2", "0-1"]) == {"a", "b", "c", "e", "f"}
+    assert INDEX.cluster_of_song["e"] == "2-2"
+
+
+def test_ranked_songs_round_robin_in_generated_order():
+    assert INDEX.ranked_songs(["2-2", "0-1", "1-0", "2-2"]) == ["e", "a", "d", "f", "b", "c"]
+    assert INDEX.ranked_songs(["0-1", "2-2"], limit=3) == ["a", "e", "b"]
+    assert distinct(["x", "y", "x"]) == ["x", "y"]
+
+
+def test_sampling_one_song_per_cluster_never_twice():
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        picked = sample_playlist(["1-0", "1-0", "0-1", "0-1", "0-1", "0-1"], INDEX, rng)
+        songs = [s for s, _ in picked]
+        assert len(songs) == len(set(songs)) == 4  # the second 1-0 and the fourth 0-1 have nothing left
+        assert picked[0] == ("d", "1-0")
+
+
+def test_sampling_differs_across_draws_and_popularity_weighting_favours_the_head():
+    rng = np.random.default_rng(1)
+    draws = {sample_playlist(["0-1"], INDEX, rng)[0][0] for _ in range(30)}
+    assert draws == {"a", "b", "c"}
+    weighted = [sample_playlist(["0-1"], INDEX, rng, {"a": 100.0, "b": 0.01, "c": 0.01})[0][0] for _ in range(50)]
+    assert weighted.count("a") > 45

@@ -1,0 +1,67 @@
+"""The inference API and CLI on the bundle exported by the tiny pipeline."""
+import json
+import logging
+
+import pytest
+
+from playlistgen import PlaylistGenerator
+from playlistgen.cli import main as cli_main
+from playlistgen.generator import TitleError
+from playlistgen.io import DataError
+
+
+@pytest.fixture(scope="module")
+def gen(tiny_project):
+    return PlaylistGenerator(tiny_project / "data/bundle")
+
+
+def test_playlist_of_distinct_real_songs_repeatable_with_seed(gen):
+    a = gen.generate("rainy sunday piano", n=10, seed=1)
+    assert len(a) == 10
+    assert len({t.song_id for t in a}) == 10
+    assert all(t.song_id in gen.songs for t in a)
+    assert all(t.song_id in gen.index.songs_in_cluster[t.cluster] for t in a)
+    assert [t.song_id for t in gen.generate("rainy sunday piano", n=10, seed=1)] == [t.song_id for t in a]
+
+
+def test_same_title_rerolls_to_a_different_playlist(gen):
+    runs = {tuple(t.song_id for t in gen.generate("深夜学习", n=10, seed=s)) for s in range(5)}
+    assert len(runs) > 1
+
+
+def test_empty_and_control_only_titles_are_refused(gen):
+    for title in ["", "   ", "\x00\x07\t"]:
+        with pytest.raises(TitleError, match="the title is empty"):
+            gen.generate(title)
+
+
+def test_very_long_title_is_cut_with_a_warning(gen, caplog):
+    with caplog.at_level(logging.WARNING):
+        tracks = gen.generate("piano " * 500, n=5, seed=0)
+    assert len(tracks) == 5
+    assert "only the first" in caplog.text
+
+
+def test_temperature_sampling_mode(gen):
+    tracks = gen.generate("workout edm", n=8, seed=2, temperature=1.0)
+    assert len(tracks) == 8
+
+
+def test_cli_formats_and_errors(tiny_project, capsys):
+    bundle = str(tiny_project / "data/bundle")
+    assert cli_main(["summer road trip", "-n", "5", "--seed", "1", "--bundle", bundle]) == 0
+    table = capsys.readouterr().out.splitlines()
+    assert table[0].split()[:3] == ["#", "title", "artist"] and len(table) == 6
+    assert cli_main(["summer road trip", "-n", "5", "--format", "m3u", "--bundle", bundle]) == 0
+    assert capsys.readouterr().out.startswith("#EXTM3U")
+    assert cli_main(["summer road trip", "-n", "5", "--format", "csv", "--bundle", bundle]) == 0
+    assert capsys.readouterr().out.splitlines()[0] == "position,song_id,title,artist,cluster"
+    assert cli_main(["   ", "--bundle", bundle]) == 2
+    assert "the title is empty" in capsys.readouterr().err
+    assert cli_main(["x", "--bundle", str(tiny_project / "nowhere")]) == 2
+    assert "not a playlistgen bundle" in capsys.readouterr().err
+
+
+def test_missing_bundle_is_a_data_error(tmp_path):
+    with pytest.raises(DataError, match="not a playlistgen bundle"):
+        PlaylistGenerator(tmp_path)
