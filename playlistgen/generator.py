@@ -42,6 +42,9 @@ class PlaylistGenerator:
 
     def __init__(self, bundle_dir: str | Path, device: str | None = None, threads: int | None = None):
         from transformers import T5ForConditionalGeneration
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()  # a weight-loading bar per start is noise in a CLI
 
         from .tokenizer import CodeVocab, load_tokenizer
 

@@ -131,6 +131,7 @@ class ResidualCodebooks:
 
     codebooks: torch.Tensor  # (L, K, d) float32
     normalize: bool
+    method = "rq_kmeans"
 
     @property
     def num_levels(self) -> int:
@@ -174,7 +175,7 @@ class ResidualCodebooks:
     def save(self, path: str | Path) -> None:
         with atomic_path(path, suffix=".safetensors") as tmp:
             save_file({"codebooks": self.codebooks.detach().cpu().contiguous()}, str(tmp),
-                      metadata={"normalize": str(self.normalize)})
+                      metadata={"method": self.method, "normalize": str(self.normalize)})
 
     @classmethod
     def load(cls, path: str | Path) -> "ResidualCodebooks":
@@ -261,3 +262,19 @@ def read_semantic_ids(path: str | Path) -> dict[str, list[int]]:
             raise DataError(f"{path}, line {line_no}: needs 'song_id' and a list 'semantic_id'.")
         out[str(record["song_id"])] = [int(c) for c in record["semantic_id"]]
     return out
+
+
+def load_quantizer(path: str | Path):
+    """Load saved codebooks of either method (RQ-KMeans or RQ-VAE) by the method recorded in the file."""
+    from safetensors import safe_open
+
+    path = Path(path)
+    if not path.exists():
+        raise DataError(f"{path}: codebooks not found; run the quantize stage (dvc repro quantize) first.")
+    with safe_open(str(path), framework="pt") as f:
+        method = (f.metadata() or {}).get("method", "rq_kmeans")
+    if method == "rq_vae":
+        from .rqvae import RQVAEQuantizer
+
+        return RQVAEQuantizer.load(path)
+    return ResidualCodebooks.load(path)

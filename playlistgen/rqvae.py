@@ -161,7 +161,7 @@ def train_rq_vae(vectors: np.ndarray, cfg: RQVAEConfig, seed: int) -> tuple[RQVA
             loss.backward()
             optimizer.step()
             used.scatter_(1, codes.T, True)
-            total, batches = total + float(loss), batches + 1
+            total, batches = total + float(loss.detach()), batches + 1
         with torch.no_grad():  # dead-code reset: unused codes move to residuals of random vectors
             dead = ~used
             if dead.any():

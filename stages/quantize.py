@@ -6,20 +6,27 @@ from playlistgen.collisions import collision_report, size_histogram
 from playlistgen.features import combine_feature_sets
 from playlistgen.io import DataError, write_json, write_jsonl
 from playlistgen.quantize import songs_in_cluster, train_rq_kmeans
+from playlistgen.rqvae import RQVAEConfig, train_rq_vae
 
 from ._common import run
 
 
 def main(params: dict) -> None:
     p = params["quantize"]
-    if p["method"] != "rq_kmeans":
-        raise DataError(f"quantize.method '{p['method']}' is not supported; use rq_kmeans.")
     catalog = load_catalog(params["base"]["raw_dir"], feature_names=p["features"], with_playlists=False)
     songs = combine_feature_sets(list(catalog.features.values()), list(catalog.songs), p["normalize_each"])
-    books, codes = train_rq_kmeans(
-        songs.vectors, p["num_levels"], p["codebook_size"], p["kmeans_iters"], params["base"]["seed"],
-        p["normalize"], p["max_points_per_centroid"], p["init_points_per_centroid"], p["max_songs_per_code"],
-    )
+    seed = params["base"]["seed"]
+    if p["method"] == "rq_kmeans":
+        books, codes = train_rq_kmeans(
+            songs.vectors, p["num_levels"], p["codebook_size"], p["kmeans_iters"], seed, p["normalize"],
+            p["max_points_per_centroid"], p["init_points_per_centroid"], p["max_songs_per_code"],
+        )
+    elif p["method"] == "rq_vae":
+        cfg = RQVAEConfig(input_dim=songs.vectors.shape[1], num_levels=p["num_levels"],
+                          codebook_size=p["codebook_size"], normalize=p["normalize"], **p["rq_vae"])
+        books, codes, _ = train_rq_vae(songs.vectors, cfg, seed)
+    else:
+        raise DataError(f"quantize.method '{p['method']}' is unknown; use rq_kmeans or rq_vae.")
     x = books.prepare(songs.vectors).numpy()
     mse = float(((x - books.decode(codes)) ** 2).sum(1).mean())
 
