@@ -175,18 +175,31 @@ class ResidualCodebooks:
     def save(self, path: str | Path) -> None:
         with atomic_path(path, suffix=".safetensors") as tmp:
             save_file({"codebooks": self.codebooks.detach().cpu().contiguous()}, str(tmp),
-                      metadata={"method": self.method, "normalize": str(self.normalize)})
+                      metadata=file_metadata({"method": self.method, "normalize": self.normalize}))
 
     @classmethod
     def load(cls, path: str | Path) -> "ResidualCodebooks":
-        from safetensors import safe_open
-
         path = Path(path)
         if not path.exists():
             raise DataError(f"{path}: codebooks not found; run the quantize stage (dvc repro quantize) first.")
-        with safe_open(str(path), framework="pt") as f:
-            normalize = (f.metadata() or {}).get("normalize", "False") == "True"
-        return cls(load_file(str(path))["codebooks"], normalize)
+        return cls(load_file(str(path))["codebooks"], bool(read_file_metadata(path).get("normalize", False)))
+
+
+def file_metadata(values: dict) -> dict[str, str]:
+    """safetensors metadata as one JSON string: with several keys the header's key order (and so the file's
+    bytes) varies from run to run, which would break DVC's same-inputs-same-outputs check."""
+    import json
+
+    return {"playlistgen": json.dumps(values, sort_keys=True)}
+
+
+def read_file_metadata(path: str | Path) -> dict:
+    import json
+
+    from safetensors import safe_open  # the header only, not the tensors
+
+    with safe_open(str(path), framework="pt") as f:
+        return json.loads((f.metadata() or {}).get("playlistgen", "{}"))
 
 
 def train_rq_kmeans(
@@ -266,13 +279,10 @@ def read_semantic_ids(path: str | Path) -> dict[str, list[int]]:
 
 def load_quantizer(path: str | Path):
     """Load saved codebooks of either method (RQ-KMeans or RQ-VAE) by the method recorded in the file."""
-    from safetensors import safe_open
-
     path = Path(path)
     if not path.exists():
         raise DataError(f"{path}: codebooks not found; run the quantize stage (dvc repro quantize) first.")
-    with safe_open(str(path), framework="pt") as f:
-        method = (f.metadata() or {}).get("method", "rq_kmeans")
+    method = read_file_metadata(path).get("method", "rq_kmeans")
     if method == "rq_vae":
         from .rqvae import RQVAEQuantizer
 

@@ -9,7 +9,6 @@ document 002: 4 quantizers x 256 codes, commitment 0.25, lr 1e-3, 20 epochs, bat
 """
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -20,7 +19,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from .io import DataError, atomic_path
-from .quantize import _sq_dists_argmin, kmeans_plus_plus
+from .quantize import _sq_dists_argmin, file_metadata, kmeans_plus_plus, read_file_metadata
 
 log = logging.getLogger(__name__)
 
@@ -115,17 +114,14 @@ class RQVAEQuantizer:
     def save(self, path: str | Path) -> None:
         with atomic_path(path, suffix=".safetensors") as tmp:
             state = {k: v.detach().contiguous() for k, v in self.model.state_dict().items()}
-            save_file(state, str(tmp), metadata={"method": self.method, "config": json.dumps(asdict(self.model.cfg))})
+            save_file(state, str(tmp), metadata=file_metadata({"method": self.method, "config": asdict(self.model.cfg)}))
 
     @classmethod
     def load(cls, path: str | Path) -> "RQVAEQuantizer":
-        from safetensors import safe_open
-
-        with safe_open(str(path), framework="pt") as f:
-            meta = f.metadata() or {}
+        meta = read_file_metadata(path)
         if meta.get("method") != cls.method:
             raise DataError(f"{path}: not an RQ-VAE quantizer (method {meta.get('method')!r}).")
-        model = RQVAE(RQVAEConfig(**json.loads(meta["config"])))
+        model = RQVAE(RQVAEConfig(**meta["config"]))
         model.load_state_dict(load_file(str(path)))
         return cls(model)
 
