@@ -2,9 +2,12 @@
 
     python bench/quantize.py                 # 1,000,000 x 64 and 100,000 x 768, 3 levels x 256 codes
     python bench/quantize.py --quick         # 200,000 x 64 only
+    (and the RQ-VAE fast mode of design doc 002: 50,000 x 32, 20 epochs: seconds and peak extra memory)
 
 Prints wall time (train + encode of every vector) and reconstruction MSE for both, and the ratios ours / faiss:
-a time ratio under 1 is faster than faiss, an MSE ratio under 1 reconstructs better.
+a time ratio under 1 is faster than faiss, an MSE ratio under 1 reconstructs better. The reference is faiss with
+max_beam_size 1 (greedy residual k-means, the same algorithm); `--faiss-default-beam` also times faiss's default
+beam 5, which on this data is slower and, oddly, reconstructs worse.
 """
 from __future__ import annotations
 
@@ -23,12 +26,14 @@ def structured_data(n: int, dim: int, seed: int) -> np.ndarray:
     return centres[labels] + scales[labels] * rng.normal(size=(n, dim)).astype(np.float32)
 
 
-def run_faiss(x: np.ndarray, levels: int, nbits: int, iters: int) -> tuple[float, float]:
+def run_faiss(x: np.ndarray, levels: int, nbits: int, iters: int, beam: int) -> tuple[float, float]:
+    """faiss.ResidualQuantizer; beam 1 is greedy residual k-means (what we do), 5 is faiss's default beam."""
     import faiss
 
     t0 = time.perf_counter()
     rq = faiss.ResidualQuantizer(x.shape[1], levels, nbits)
     rq.cp.niter = iters
+    rq.max_beam_size = beam
     rq.train(x)
     codes = rq.compute_codes(x)
     seconds = time.perf_counter() - t0
@@ -46,21 +51,56 @@ def run_ours(x: np.ndarray, levels: int, k: int, iters: int) -> tuple[float, flo
     return seconds, mse
 
 
+def rqvae_fast_mode(n: int = 50_000, dim: int = 32) -> None:
+    """Design doc 002's on-demand mode (4 x 256 codes, 20 epochs, batch 1024) on n x dim vectors, in a fresh
+    process so that peak memory above the process's baseline (after imports and data) is the training's own."""
+    import resource
+    import subprocess
+    import sys
+
+    code = f"""
+import resource, time, numpy as np, torch
+from playlistgen.rqvae import RQVAEConfig, train_rq_vae
+rng = np.random.default_rng(0)
+x = (rng.normal(size=(500, {dim}))[rng.integers(0, 500, {n})] + 0.3 * rng.normal(size=({n}, {dim}))).astype(np.float32)
+base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+t0 = time.perf_counter()
+q, codes, hist = train_rq_vae(x, RQVAEConfig(input_dim={dim}), seed=0)
+seconds = time.perf_counter() - t0
+extra = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base) / 1024
+used = min(len(np.unique(codes[:, l])) for l in range(4))
+print(f"{seconds:.2f} {{extra:.0f}} {{used}} {{hist[-1]['loss']:.4f}}")
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    seconds, extra_mb, used, loss = float(out[0]), float(out[1]), int(out[2]), float(out[3])
+    print(f"RQ-VAE fast mode, {n:,} x {dim}, 20 epochs: {seconds:.2f} s (budget 15 s: {seconds / 15:.2f}x), "
+          f"{extra_mb:.0f} MB above baseline (budget 200 MB: {extra_mb / 200:.2f}x); design doc 002 budgets "
+          f"120-180 s and 500 MB ({seconds / 150:.3f}x of 150 s); fewest codes used on a level: {used}/256; "
+          f"final loss {loss:.4f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--iters", type=int, default=25, help="k-means iterations per level, both methods")
+    parser.add_argument("--faiss-default-beam", action="store_true", help="also time faiss with its default beam 5")
+    parser.add_argument("--skip-rqvae", action="store_true", help="skip the RQ-VAE fast-mode measurement")
     args = parser.parse_args()
     shapes = [(200_000, 64)] if args.quick else [(1_000_000, 64), (100_000, 768)]
-    print(f"{'data':>16}  {'method':<22} {'seconds':>8} {'MSE':>10}")
+    print(f"{'data':>16}  {'method':<26} {'seconds':>8} {'MSE':>10}")
     for n, dim in shapes:
         x = structured_data(n, dim, seed=0)
-        f_s, f_mse = run_faiss(x, 3, 8, args.iters)
-        o_s, o_mse = run_ours(x, 3, 256, args.iters)
         label = f"{n:,} x {dim}"
-        print(f"{label:>16}  {'faiss ResidualQuantizer':<22} {f_s:>8.2f} {f_mse:>10.4f}")
-        print(f"{label:>16}  {'playlistgen RQ-KMeans':<22} {o_s:>8.2f} {o_mse:>10.4f}")
-        print(f"{label:>16}  ratio ours/faiss: time {o_s / f_s:.2f}x, MSE {o_mse / f_mse:.3f}x")
+        if args.faiss_default_beam:
+            b_s, b_mse = run_faiss(x, 3, 8, args.iters, beam=5)
+            print(f"{label:>16}  {'faiss RQ, beam 5':<26} {b_s:>8.2f} {b_mse:>10.4f}")
+        f_s, f_mse = run_faiss(x, 3, 8, args.iters, beam=1)
+        o_s, o_mse = run_ours(x, 3, 256, args.iters)
+        print(f"{label:>16}  {'faiss RQ, beam 1':<26} {f_s:>8.2f} {f_mse:>10.4f}")
+        print(f"{label:>16}  {'playlistgen RQ-KMeans':<26} {o_s:>8.2f} {o_mse:>10.4f}")
+        print(f"{label:>16}  ratio ours / faiss beam 1: time {o_s / f_s:.2f}x, MSE {o_mse / f_mse:.3f}x")
+    if not args.skip_rqvae:
+        rqvae_fast_mode()
 
 
 if __name__ == "__main__":
