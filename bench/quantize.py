@@ -55,22 +55,32 @@ def rqvae_fast_mode(n: int = 50_000, dim: int = 32) -> None:
     """Design doc 002's on-demand mode (4 x 256 codes, 20 epochs, batch 1024) on n x dim vectors, in a fresh
     process so that peak memory above the process's baseline (after imports, data and a toy warm-up run) is the
     training's own."""
-    import resource
     import subprocess
     import sys
 
     code = f"""
-import resource, time, numpy as np, torch
+import os, threading, time, numpy as np, torch
 from playlistgen.rqvae import RQVAEConfig, train_rq_vae
+def rss_mb():
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 rng = np.random.default_rng(0)
 x = (rng.normal(size=(500, {dim}))[rng.integers(0, 500, {n})] + 0.3 * rng.normal(size=({n}, {dim}))).astype(np.float32)
 # warm torch's kernels and allocator on a toy run first, so the baseline holds what any torch program pays
 train_rq_vae(x[:2048], RQVAEConfig(input_dim={dim}, codebook_size=16, epochs=1), seed=0)
-base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+base, peak, done = rss_mb(), [0.0], [False]
+def sample():  # resident memory every 5 ms while training runs
+    while not done[0]:
+        peak[0] = max(peak[0], rss_mb())
+        time.sleep(0.005)
+sampler = threading.Thread(target=sample)
+sampler.start()
 t0 = time.perf_counter()
 q, codes, hist = train_rq_vae(x, RQVAEConfig(input_dim={dim}), seed=0)
 seconds = time.perf_counter() - t0
-extra = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base) / 1024
+done[0] = True
+sampler.join()
+extra = max(peak[0], rss_mb()) - base
 used = min(len(np.unique(codes[:, l])) for l in range(4))
 print(f"{{seconds:.2f}} {{extra:.0f}} {{used}} {{hist[-1]['loss']:.4f}}")
 """

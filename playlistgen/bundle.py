@@ -20,7 +20,10 @@ FORMAT_VERSION = 1
 
 
 def export_bundle(out_dir: str | Path, model_dir: Path, tokenizer_dir: Path, clusters_path: Path, codebooks_path: Path,
-                  semantic_ids_path: Path, songs: dict, decode_defaults: dict, params: dict) -> None:
+                  semantic_ids_path: Path, songs: dict, decode_defaults: dict, params: dict,
+                  data_dir: str | None = None) -> None:
+    """Copy the stage outputs into a bundle folder, atomically; `data_dir` is recorded as the catalog to generate
+    semantic IDs from if the bundle's ID file goes missing."""
     import accelerate
     import tokenizers
     import torch
@@ -33,7 +36,8 @@ def export_bundle(out_dir: str | Path, model_dir: Path, tokenizer_dir: Path, clu
         shutil.copy2(codebooks_path, tmp / "codebooks.safetensors")
         shutil.copy2(semantic_ids_path, tmp / "song_semantic_ids.jsonl")
         write_jsonl(tmp / "songs.jsonl", ({"song_id": s.song_id, "title": s.title, "artist": s.artist,
-                                           "album": s.album, "popularity": s.popularity} for s in songs.values()))
+                                           "album": s.album, "tags": s.tags, "popularity": s.popularity}
+                                          for s in songs.values()))
         write_json(tmp / "manifest.json", {
             "format_version": FORMAT_VERSION,
             "decode": decode_defaults,
@@ -42,4 +46,5 @@ def export_bundle(out_dir: str | Path, model_dir: Path, tokenizer_dir: Path, clu
                          "transformers": transformers.__version__, "accelerate": accelerate.__version__,
                          "tokenizers": tokenizers.__version__},
             "songs": len(songs),
+            "data_dir": data_dir,
         })

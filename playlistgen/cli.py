@@ -88,6 +88,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--popularity-weighted", action="store_true", help="pick songs within a cluster by popularity")
     parser.add_argument("--bundle", default=DEFAULT_BUNDLE, help=f"exported bundle folder (default {DEFAULT_BUNDLE})")
     parser.add_argument("-i", "--interactive", action="store_true", help="prompt loop: Enter re-rolls the last title")
+    parser.add_argument("--data-dir", default=None,
+                        help="catalog folder used only if the bundle's song -> semantic ID file must be regenerated")
     parser.add_argument("-v", "--verbose", action="store_true")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s: %(message)s")
@@ -97,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     from .generator import PlaylistGenerator
 
     try:
-        gen = PlaylistGenerator(args.bundle)
+        gen = PlaylistGenerator(args.bundle, data_dir=args.data_dir)
         if args.interactive or args.title is None:
             interactive(gen, args)
             return 0
@@ -112,3 +114,38 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def admin_main(argv: list[str] | None = None) -> int:
+    """`playlistgen semantic-ids | add-songs`: maintain a bundle's song -> semantic ID map."""
+    parser = argparse.ArgumentParser(prog="playlistgen", description="Maintain an exported bundle.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    gen = sub.add_parser("semantic-ids", help="(re)generate the bundle's song -> semantic ID file from features")
+    gen.add_argument("--bundle", default=DEFAULT_BUNDLE)
+    gen.add_argument("--data-dir", required=True, help="catalog folder with songs.jsonl and features/<name>.npz")
+    add = sub.add_parser("add-songs", help="give new songs semantic IDs with the frozen codebooks (no retraining)")
+    add.add_argument("--bundle", default=DEFAULT_BUNDLE)
+    add.add_argument("--songs", required=True, help="songs.jsonl of the new songs (the data contract's fields)")
+    add.add_argument("--features-dir", required=True, help="folder with <feature set>.npz for the new songs")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from pathlib import Path
+
+    from .io import read_json
+    from .on_demand import add_songs, load_or_generate
+
+    bundle = Path(args.bundle)
+    try:
+        if not (bundle / "manifest.json").exists():
+            raise DataError(f"{bundle}: not a playlistgen bundle (no manifest.json).")
+        if args.command == "semantic-ids":
+            ids = load_or_generate(bundle, Path(args.data_dir), read_json(bundle / "manifest.json"), force=True)
+            print(f"{len(ids)} songs have a semantic ID; see {bundle / 'semantic_id_generation.json'}")
+        else:
+            counts = add_songs(bundle, Path(args.songs), Path(args.features_dir))
+            print(json.dumps(counts))
+    except DataError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    return 0

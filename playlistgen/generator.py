@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from .catalog import clean_title
 from .clusters import ClusterIndex, sample_playlist
 from .decode import ClusterConstraint, DecodeConfig, generate_clusters
 from .io import DataError, read_json, read_jsonl
+from .on_demand import generation_allowed
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +42,10 @@ class Track:
 class PlaylistGenerator:
     """Load a bundle once, then call `generate(title)` as often as you like."""
 
-    def __init__(self, bundle_dir: str | Path, device: str | None = None, threads: int | None = None):
+    def __init__(self, bundle_dir: str | Path, device: str | None = None, threads: int | None = None,
+                 data_dir: str | Path | None = None):
+        """`data_dir`: the catalog directory (songs.jsonl, features/) used only to generate semantic IDs when the
+        bundle's song -> ID file is missing; default $PLAYLISTGEN_DATA_DIR, else the catalog the bundle came from."""
         from transformers import T5ForConditionalGeneration
         from transformers.utils import logging as hf_logging
 
@@ -57,14 +62,37 @@ class PlaylistGenerator:
             torch.set_num_threads(threads)
         self.manifest = read_json(manifest_path)
         self.decode_defaults = self.manifest["decode"]
-        self.index = ClusterIndex.load(self.bundle_dir / "clusters.json")
+        self.songs = {str(r["song_id"]): r for _, r in read_jsonl(self.bundle_dir / "songs.jsonl")}
+        self.popularity = {s: float(r.get("popularity", 0.0)) for s, r in self.songs.items()}
+        data_dir = data_dir or os.environ.get("PLAYLISTGEN_DATA_DIR") or self.manifest.get("data_dir")
+        self.index = self._cluster_index(Path(data_dir) if data_dir else None)
         self.tokenizer = load_tokenizer(self.bundle_dir / "tokenizer")
         self.vocab = CodeVocab.from_tokenizer(self.tokenizer, self.index.cluster_levels, self.index.codebook_size)
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         self.model = T5ForConditionalGeneration.from_pretrained(self.bundle_dir / "model").to(self.device).eval()
-        self.songs = {str(r["song_id"]): r for _, r in read_jsonl(self.bundle_dir / "songs.jsonl")}
-        self.popularity = {s: float(r.get("popularity", 0.0)) for s, r in self.songs.items()}
         self.max_source_tokens = int(self.decode_defaults["max_source_tokens"])
+
+    def _cluster_index(self, data_dir: Path | None) -> ClusterIndex:
+        """Clusters from the song -> semantic ID file (generated when missing); songs added after training are in
+        it too. If generation fails, degrade to the training-time index and say so."""
+        from .on_demand import load_or_generate
+        from .quantize import songs_in_cluster
+
+        trained = ClusterIndex.load(self.bundle_dir / "clusters.json")
+        try:
+            ids = load_or_generate(self.bundle_dir, data_dir, self.manifest)
+        except DataError as e:
+            if not generation_allowed():
+                raise
+            log.warning("semantic IDs unavailable (%s); using the %d songs of the training-time cluster index",
+                        e, len(trained.cluster_of_song))
+            return trained
+        ids = {s: c for s, c in ids.items() if s in self.songs}
+        codes = np.array(list(ids.values()), dtype=np.int64).reshape(len(ids), -1)
+        clusters = songs_in_cluster(list(ids), codes, trained.cluster_levels, self.popularity)
+        log.info("%d songs in %d clusters (%.1f%% of the %d catalog songs have a semantic ID)",
+                 len(ids), len(clusters), 100 * len(ids) / max(len(self.songs), 1), len(self.songs))
+        return ClusterIndex(trained.cluster_levels, trained.codebook_size, clusters)
 
     def prepare_title(self, title: str) -> str:
         """Strip control characters and extra spaces; refuse an empty title; warn when it will be cut."""

@@ -315,18 +315,6 @@ def songs_in_cluster(song_ids: list[str], codes: np.ndarray, cluster_levels: int
     return {cluster_key(k): index[k] for k in sorted(index)}
 
 
-def read_semantic_ids(path: str | Path) -> dict[str, list[int]]:
-    """song_semantic_ids.jsonl -> {song_id: codes}."""
-    from .io import read_jsonl
-
-    out = {}
-    for line_no, record in read_jsonl(path):
-        if "song_id" not in record or not isinstance(record.get("semantic_id"), list):
-            raise DataError(f"{path}, line {line_no}: needs 'song_id' and a list 'semantic_id'.")
-        out[str(record["song_id"])] = [int(c) for c in record["semantic_id"]]
-    return out
-
-
 def load_quantizer(path: str | Path):
     """Load saved codebooks of either method (RQ-KMeans or RQ-VAE) by the method recorded in the file."""
     path = Path(path)

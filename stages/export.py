@@ -21,6 +21,7 @@ def main(params: dict) -> None:
         decode_defaults={"num_beams": ev["num_beams"], "max_repeats": ev["max_repeats"],
                          "max_source_tokens": params["train"]["max_source_tokens"], "top_p": params["export"]["top_p"]},
         params={k: params[k] for k in ("quantize", "corpus", "train")},
+        data_dir=base["raw_dir"],
     )
 
 
