@@ -7,10 +7,13 @@ playlists do not pay for padding.
 from __future__ import annotations
 
 import csv
+import json
 import logging
 import math
+import os
+import shutil
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +21,7 @@ import torch
 from tqdm.auto import tqdm
 
 from .corpus import Example
-from .io import atomic_dir, atomic_path
+from .io import atomic_dir, atomic_path, write_json
 from .tokenizer import CodeVocab
 
 log = logging.getLogger(__name__)
@@ -88,7 +91,10 @@ def collate(batch: list[EncodedExample], pad_id: int) -> dict[str, torch.Tensor]
 
 def make_loader(data: list[EncodedExample], batch_size: int, pad_id: int, seed: int, shuffle: bool):
     sampler = BucketBatchSampler([len(e.source) + len(e.target) for e in data], batch_size, seed, shuffle)
-    loader = torch.utils.data.DataLoader(data, batch_sampler=sampler, collate_fn=lambda b: collate(b, pad_id))
+    # Its own generator: creating an iterator draws a seed, which must not come from the global RNG that dropout
+    # uses, or a resumed run (which creates one more iterator) would drift from an uninterrupted one.
+    loader = torch.utils.data.DataLoader(data, batch_sampler=sampler, collate_fn=lambda b: collate(b, pad_id),
+                                         generator=torch.Generator().manual_seed(seed))
     return loader, sampler
 
 
@@ -135,9 +141,98 @@ def evaluate_loss(model, loader, accelerator) -> float:
     return float(total / tokens.clamp_min(1))
 
 
+def fingerprint(settings: dict, files: list[Path]) -> str:
+    """Hash of the training settings and input files: a checkpoint is resumed only when this matches."""
+    import hashlib
+
+    h = hashlib.sha256(json.dumps(settings, sort_keys=True).encode())
+    for path in files:
+        h.update(Path(path).read_bytes())
+    return h.hexdigest()[:16]
+
+
+@dataclass
+class Progress:
+    """Where training stands; saved with every checkpoint so that a killed run resumes exactly."""
+
+    epoch: int = 0               # epochs completed
+    batch_in_epoch: int = 0      # micro-batches of the current epoch already trained (per process)
+    step: int = 0                # optimizer steps
+    best_val: float = math.inf
+    best_epoch: int = -1
+    bad_epochs: int = 0
+    tokens_seen: int = 0
+    seconds: float = 0.0         # training time spent by earlier (interrupted) processes
+    stopped_early: bool = False
+    rows: list = field(default_factory=list)
+    val_rows: list = field(default_factory=list)
+
+
+class Checkpointer:
+    """accelerator.save_state checkpoints that survive kill -9 at any moment.
+
+    Each checkpoint is written to a hidden temporary folder, renamed into place, and only then named in
+    `latest.json` (itself replaced atomically); older checkpoints are deleted after that. A run whose fingerprint
+    (params and inputs) differs from the checkpoint's starts fresh.
+    """
+
+    def __init__(self, directory: Path, fingerprint: str, accelerator, keep: int = 1):
+        self.directory = Path(directory)
+        self.fingerprint = fingerprint
+        self.accelerator = accelerator
+        self.keep = keep
+
+    @property
+    def best_dir(self) -> Path:
+        return self.directory / "best_model"
+
+    def restore(self) -> Progress | None:
+        latest = self.directory / "latest.json"
+        if not latest.exists():
+            return None
+        info = json.loads(latest.read_text())
+        if info.get("fingerprint") != self.fingerprint:
+            self.accelerator.print("checkpoint is from other params or data: starting fresh")
+            self.accelerator.wait_for_everyone()
+            if self.accelerator.is_main_process:
+                shutil.rmtree(self.directory)
+            self.accelerator.wait_for_everyone()
+            return None
+        self.accelerator.load_state(str(self.directory / info["name"]))
+        progress = Progress(**info["progress"])
+        self.accelerator.print(f"resumed from {info['name']} (epoch {progress.epoch + 1}, step {progress.step})")
+        return progress
+
+    def save(self, progress: Progress) -> None:
+        name = f"step_{progress.step:07d}_{progress.epoch}_{progress.batch_in_epoch}"
+        tmp = self.directory / f".{name}.tmp"
+        self.accelerator.wait_for_everyone()
+        if self.accelerator.is_main_process and tmp.exists():
+            shutil.rmtree(tmp)
+        self.accelerator.wait_for_everyone()
+        self.accelerator.save_state(str(tmp))
+        self.accelerator.wait_for_everyone()
+        if self.accelerator.is_main_process:
+            final = self.directory / name
+            if final.exists():
+                shutil.rmtree(final)
+            os.replace(tmp, final)
+            write_json(self.directory / "latest.json",
+                       {"name": name, "fingerprint": self.fingerprint, "progress": asdict(progress)})
+            done = sorted(p for p in self.directory.glob("step_*") if p.is_dir())
+            for old in done[:-self.keep]:
+                shutil.rmtree(old)
+        self.accelerator.wait_for_everyone()
+
+
 def train_model(model, train_data, val_data, cfg: TrainConfig, accelerator, pad_id: int, out_dir: Path,
-                log_path: Path, val_log_path: Path) -> dict:
-    """Train, validate each epoch, keep the best weights in out_dir (save_pretrained); returns summary metrics."""
+                log_path: Path, val_log_path: Path, checkpoint_dir: Path | None = None, checkpoint_every: int = 0,
+                fingerprint: str = "") -> dict:
+    """Train, validate each epoch, keep the best weights in out_dir (save_pretrained); returns summary metrics.
+
+    With `checkpoint_dir`, state is saved every `checkpoint_every` optimizer steps and after each epoch, and a
+    run with the same `fingerprint` resumes from the last checkpoint.
+    """
     train_loader, train_sampler = make_loader(train_data, cfg.batch_size, pad_id, cfg.seed, shuffle=True)
     val_loader, _ = make_loader(val_data, cfg.batch_size, pad_id, cfg.seed, shuffle=False)
     decay = [p for n, p in model.named_parameters() if p.ndim >= 2]
@@ -153,13 +248,19 @@ def train_model(model, train_data, val_data, cfg: TrainConfig, accelerator, pad_
     model, optimizer, train_loader, val_loader, scheduler = accelerator.prepare(
         model, optimizer, train_loader, val_loader, scheduler)
 
-    rows, val_rows, best_val, best_epoch, bad_epochs, step = [], [], math.inf, -1, 0, 0
-    tokens_seen, t_start = 0, time.perf_counter()
+    checkpointer = Checkpointer(checkpoint_dir, fingerprint, accelerator) if checkpoint_dir else None
+    best_dir = checkpointer.best_dir if checkpointer else out_dir
+    p = (checkpointer.restore() if checkpointer else None) or Progress()
+    t_start = time.perf_counter()
     model.train()
-    for epoch in range(cfg.epochs):
-        train_sampler.set_epoch(epoch)
-        bar = tqdm(train_loader, desc=f"epoch {epoch + 1}/{cfg.epochs}", disable=not accelerator.is_local_main_process,
-                   leave=False)
+    while p.epoch < cfg.epochs and not p.stopped_early:
+        # Accelerate's loader calls set_epoch(its own pass counter) on our sampler when iterated; after a resume
+        # that counter starts at 0, so set it (and the sampler) to the real epoch explicitly.
+        loader = accelerator.skip_first_batches(train_loader, p.batch_in_epoch) if p.batch_in_epoch else train_loader
+        loader.set_epoch(p.epoch)
+        train_sampler.set_epoch(p.epoch)
+        bar = tqdm(loader, desc=f"epoch {p.epoch + 1}/{cfg.epochs}", disable=not accelerator.is_local_main_process,
+                   leave=False, initial=p.batch_in_epoch, total=len(train_loader))
         t_window, tok_window = time.perf_counter(), 0
         for batch in bar:
             with accelerator.accumulate(model):
@@ -171,37 +272,47 @@ def train_model(model, train_data, val_data, cfg: TrainConfig, accelerator, pad_
                 scheduler.step()
                 optimizer.zero_grad(set_to_none=True)
             n_tok = int(batch["attention_mask"].sum() + (batch["labels"] != -100).sum()) * accelerator.num_processes
-            tokens_seen += n_tok
+            p.tokens_seen += n_tok
             tok_window += n_tok
+            p.batch_in_epoch += 1
             if accelerator.sync_gradients:
-                step += 1
-                if step % cfg.log_every == 0:
+                p.step += 1
+                if p.step % cfg.log_every == 0:
                     elapsed = time.perf_counter() - t_window
-                    row = {"step": step, "epoch": epoch + 1, "loss": round(float(loss.detach()), 5),
+                    row = {"step": p.step, "epoch": p.epoch + 1, "loss": round(float(loss.detach()), 5),
                            "lr": float(scheduler.get_last_lr()[0]), "tokens_per_s": round(tok_window / elapsed, 1)}
-                    rows.append(row)
+                    p.rows.append(row)
                     bar.set_postfix(loss=f"{row['loss']:.3f}", tok_s=f"{row['tokens_per_s']:.0f}")
                     t_window, tok_window = time.perf_counter(), 0
+                if checkpointer and checkpoint_every and p.step % checkpoint_every == 0:
+                    checkpointer.save(replace(p, seconds=p.seconds + time.perf_counter() - t_start, rows=list(p.rows)))
         val_loss = evaluate_loss(model, val_loader, accelerator)
-        accelerator.print(f"epoch {epoch + 1}: val loss {val_loss:.4f} (best {best_val:.4f})")
-        val_rows.append({"epoch": epoch + 1, "step": step, "val_loss": round(val_loss, 5)})
-        if val_loss < best_val:
-            best_val, best_epoch, bad_epochs = val_loss, epoch + 1, 0
+        accelerator.print(f"epoch {p.epoch + 1}: val loss {val_loss:.4f} (best {p.best_val:.4f})")
+        p.val_rows.append({"epoch": p.epoch + 1, "step": p.step, "val_loss": round(val_loss, 5)})
+        p.epoch, p.batch_in_epoch = p.epoch + 1, 0
+        if val_loss < p.best_val:
+            p.best_val, p.best_epoch, p.bad_epochs = val_loss, p.epoch, 0
             accelerator.wait_for_everyone()
             if accelerator.is_main_process:
-                with atomic_dir(out_dir) as tmp:
+                with atomic_dir(best_dir) as tmp:
                     accelerator.unwrap_model(model).save_pretrained(tmp)
         else:
-            bad_epochs += 1
-            if bad_epochs >= cfg.patience:
+            p.bad_epochs += 1
+            if p.bad_epochs >= cfg.patience:
                 accelerator.print(f"early stop: no val improvement for {cfg.patience} epochs")
-                break
-    seconds = time.perf_counter() - t_start
+                p.stopped_early = True
+        if checkpointer:
+            checkpointer.save(replace(p, seconds=p.seconds + time.perf_counter() - t_start))
+    seconds = p.seconds + time.perf_counter() - t_start
+    accelerator.wait_for_everyone()
     if accelerator.is_main_process:
-        write_csv(rows, log_path, ["step", "epoch", "loss", "lr", "tokens_per_s"])
-        write_csv(val_rows, val_log_path, ["epoch", "step", "val_loss"])
-    return {"best_val_loss": round(best_val, 5), "best_epoch": best_epoch, "epochs_run": epoch + 1, "steps": step,
-            "train_seconds": round(seconds, 1), "tokens_per_s": round(tokens_seen / seconds, 1)}
+        if checkpointer:
+            with atomic_dir(out_dir) as tmp:
+                shutil.copytree(best_dir, tmp, dirs_exist_ok=True)
+        write_csv(p.rows, log_path, ["step", "epoch", "loss", "lr", "tokens_per_s"])
+        write_csv(p.val_rows, val_log_path, ["epoch", "step", "val_loss"])
+    return {"best_val_loss": round(p.best_val, 5), "best_epoch": p.best_epoch, "epochs_run": p.epoch, "steps": p.step,
+            "train_seconds": round(seconds, 1), "tokens_per_s": round(p.tokens_seen / max(seconds, 1e-9), 1)}
 
 
 def write_csv(rows: list[dict], path: Path, fields: list[str]) -> None:

@@ -1,5 +1,4 @@
 """train stage: T5 title -> cluster-ID model; run as `accelerate launch -m stages.train` (CPU, 1 or many GPUs)."""
-import shutil
 from pathlib import Path
 
 import torch
@@ -10,7 +9,7 @@ from playlistgen.corpus import read_examples
 from playlistgen.io import read_json, write_json
 from playlistgen.model import build_model, count_parameters
 from playlistgen.tokenizer import CodeVocab, load_tokenizer
-from playlistgen.train import TrainConfig, encode_examples, train_model
+from playlistgen.train import TrainConfig, encode_examples, fingerprint, train_model
 
 from ._common import run
 
@@ -40,8 +39,12 @@ def main(params: dict) -> None:
     cfg = TrainConfig(p["epochs"], p["batch_size"], p["lr"], p["weight_decay"], p["warmup_steps"], p["schedule"],
                       p["min_lr_ratio"], p["grad_accum"], p["clip_grad_norm"], p["patience"], p["log_every"], base["seed"])
     out = work / "train"
+    inputs = [corpus_dir / "train.jsonl", corpus_dir / "val.jsonl", corpus_dir / "tokenizer" / "tokenizer.json"]
+    run_id = fingerprint({"train": p, "seed": base["seed"], "processes": accelerator.num_processes}, inputs)
     summary = train_model(model, train_data, val_data, cfg, accelerator, vocab.pad_id, out / "model",
-                          Path("metrics/train_log.csv"), Path("metrics/val_log.csv"))
+                          Path("metrics/train_log.csv"), Path("metrics/val_log.csv"),
+                          checkpoint_dir=work / "train_checkpoints", checkpoint_every=p["checkpoint_every"],
+                          fingerprint=run_id)
     accelerator.wait_for_everyone()
     if accelerator.is_main_process:
         summary["parameters"] = count_parameters(model)
