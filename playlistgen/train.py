@@ -243,8 +243,11 @@ def train_model(model, train_data, val_data, cfg: TrainConfig, accelerator, pad_
     )
     steps_per_epoch = math.ceil(len(train_loader) / accelerator.num_processes / cfg.grad_accum)
     total_steps = steps_per_epoch * cfg.epochs
+    # A prepared scheduler steps once per process at each optimizer step (accelerate's convention), so the
+    # schedule is laid out in those units to keep warmup and decay tied to optimizer steps.
+    per_step = accelerator.num_processes
     scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lr_lambda(cfg.warmup_steps, total_steps, cfg.schedule, cfg.min_lr_ratio))
+        optimizer, lr_lambda(cfg.warmup_steps * per_step, total_steps * per_step, cfg.schedule, cfg.min_lr_ratio))
     model, optimizer, train_loader, val_loader, scheduler = accelerator.prepare(
         model, optimizer, train_loader, val_loader, scheduler)
 

@@ -21,6 +21,8 @@ def load_params(path: str | Path = ROOT / "params.yaml") -> dict:
 def setup_logging() -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", datefmt="%H:%M:%S")
+    for noisy in ("accelerate", "httpx", "urllib3"):  # per-file checkpoint lines drown the stage's own log
+        logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
 def run(main) -> None:

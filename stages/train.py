@@ -22,8 +22,9 @@ def resolve_precision(choice: str) -> str:
 
 def main(params: dict) -> None:
     p, base = params["train"], params["base"]
+    # cpu=True without a GPU: several processes then form a gloo group (multi-CPU) instead of each running alone
     accelerator = Accelerator(mixed_precision=resolve_precision(p["mixed_precision"]),
-                              gradient_accumulation_steps=p["grad_accum"])
+                              gradient_accumulation_steps=p["grad_accum"], cpu=not torch.cuda.is_available())
     set_seed(base["seed"])
     work = Path(base["work_dir"])
     corpus_dir = work / "corpus"
