@@ -55,16 +55,17 @@ def model_recommendations(sequences: list[list[str]], index: ClusterIndex, n_son
 
 
 def sampled_playlist_metrics(sequences: list[list[str]], examples: list[Example], index: ClusterIndex,
-                             artist_of_song: dict[str, str], seed: int) -> dict:
+                             artist_of_song: dict[str, str], seed: int, vector_of_song: dict | None = None) -> dict:
     """What a user gets: one sampled song per generated cluster. Precision of that playlist (hits / its length),
-    its length, distinct artists per playlist, and how much two samplings of the same clusters differ (Jaccard)."""
+    its length, distinct artists per playlist, intra-list diversity of the songs' feature vectors (mean pairwise
+    cosine distance, when vectors are given), and how much two samplings of the same clusters differ (Jaccard)."""
     import numpy as np
 
     from .clusters import sample_playlist
-    from .metrics import jaccard
+    from .metrics import intra_list_diversity, jaccard
 
     rng = np.random.default_rng(seed)
-    precision, length, artists, overlap = [], [], [], []
+    precision, length, artists, overlap, diversity = [], [], [], [], []
     for seq, example in zip(sequences, examples):
         first = [s for s, _ in sample_playlist(seq, index, rng)]
         second = [s for s, _ in sample_playlist(seq, index, rng)]
@@ -73,9 +74,24 @@ def sampled_playlist_metrics(sequences: list[list[str]], examples: list[Example]
         length.append(len(first))
         artists.append(len({artist_of_song.get(s) for s in first}))
         overlap.append(jaccard(set(first), set(second)))
-    return {
+        if vector_of_song:
+            diversity.append(intra_list_diversity([vector_of_song[s] for s in first if s in vector_of_song]))
+    out = {
         "sampled_precision": round(mean(precision), 4),
         "sampled_length": round(mean(length), 2),
         "sampled_distinct_artists": round(mean(artists), 2),
         "resample_jaccard": round(mean(overlap), 4),
     }
+    if vector_of_song:
+        out["sampled_intra_list_diversity"] = round(mean(diversity), 4)
+    return out
+
+
+def length_bucket(n_songs: int, edges: list[int]) -> str:
+    """'<=15', '16-29', '>=30' style bucket names for a playlist length, given sorted upper edges."""
+    lo = 1
+    for hi in edges:
+        if n_songs <= hi:
+            return f"{lo}-{hi}"
+        lo = hi + 1
+    return f">={lo}"

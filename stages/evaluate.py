@@ -7,11 +7,12 @@ from accelerate.utils import gather_object
 from transformers import T5ForConditionalGeneration
 
 from playlistgen.baselines import PopularityBaseline, TitleKnnBaseline
-from playlistgen.catalog import load_songs
+from playlistgen.catalog import load_catalog, load_songs
+from playlistgen.features import combine_feature_sets
 from playlistgen.clusters import ClusterIndex, distinct
 from playlistgen.corpus import read_examples
 from playlistgen.decode import ClusterConstraint, DecodeConfig, generate_clusters
-from playlistgen.evaluate import model_recommendations, sampled_playlist_metrics, score
+from playlistgen.evaluate import length_bucket, model_recommendations, sampled_playlist_metrics, score
 from playlistgen.io import write_json, write_text
 from playlistgen.tokenizer import CodeVocab, load_tokenizer
 
@@ -71,8 +72,18 @@ def main(params: dict) -> None:
         "title_knn": TitleKnnBaseline(train, p["knn_neighbours"], tuple(p["knn_ngram"])).recommend(titles, n_clusters, n_songs),
     }
     results = {name: score(r, test, index, p["ks"], len(songs)) for name, r in recs.items()}
+    catalog = load_catalog(base["raw_dir"], feature_names=params["quantize"]["features"], with_playlists=False)
+    vectors = combine_feature_sets(list(catalog.features.values()), list(catalog.songs),
+                                   params["quantize"]["normalize_each"])
     results["model"].update(sampled_playlist_metrics(sequences, test, index, {s: v.artist for s, v in songs.items()},
-                                                     base["seed"]))
+                                                     base["seed"], dict(zip(vectors.song_ids, vectors.vectors))))
+    by_length: dict[str, list[int]] = {}
+    for i, e in enumerate(test):
+        by_length.setdefault(length_bucket(len(e.song_ids), p["length_buckets"]), []).append(i)
+    results["by_playlist_length"] = {
+        bucket: {"playlists": len(rows), **{name: score([recs[name][i] for i in rows], [test[i] for i in rows], index,
+                                                        p["ks"], len(songs))["expansion_f1"] for name in recs}}
+        for bucket, rows in sorted(by_length.items())}
     seen_titles = {e.title.lower() for e in train}
     for subset, keep in (("seen_title", True), ("unseen_title", False)):
         rows = [i for i, e in enumerate(test) if (e.title.lower() in seen_titles) == keep]

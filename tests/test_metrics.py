@@ -49,3 +49,10 @@ def test_diversity_and_jaccard():
     assert intra_list_diversity([[1, 0], [0, 1]]) == pytest.approx(1.0)
     assert intra_list_diversity([[1, 0]]) == 0.0
     assert jaccard({"a", "b"}, {"b", "c"}) == pytest.approx(1 / 3)
+
+
+def test_length_buckets():
+    from playlistgen.evaluate import length_bucket
+
+    assert [length_bucket(n, [15, 29]) for n in (1, 15, 16, 29, 30, 99)] == ["1-15", "1-15", "16-29", "16-29",
+                                                                             ">=30", ">=30"]
