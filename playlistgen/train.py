@@ -298,7 +298,7 @@ def train_model(model, train_data, val_data, cfg: TrainConfig, accelerator, pad_
             accelerator.wait_for_everyone()
             if accelerator.is_main_process:
                 with atomic_dir(best_dir) as tmp:
-                    accelerator.unwrap_model(model).save_pretrained(tmp)
+                    accelerator.unwrap_model(model, keep_torch_compile=False).save_pretrained(tmp)
         else:
             p.bad_epochs += 1
             if p.bad_epochs >= cfg.patience:

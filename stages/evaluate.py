@@ -1,7 +1,9 @@
 """evaluate stage: model vs baselines on the test playlists; writes metrics/evaluate.json and samples."""
 import time
+from dataclasses import replace
 from pathlib import Path
 
+import torch
 from accelerate import Accelerator
 from accelerate.utils import gather_object
 from transformers import T5ForConditionalGeneration
@@ -13,7 +15,7 @@ from playlistgen.clusters import ClusterIndex, distinct
 from playlistgen.corpus import read_examples
 from playlistgen.decode import ClusterConstraint, DecodeConfig, generate_clusters
 from playlistgen.evaluate import length_bucket, model_recommendations, sampled_playlist_metrics, score
-from playlistgen.io import write_json, write_text
+from playlistgen.io import DataError, write_json, write_text
 from playlistgen.tokenizer import CodeVocab, load_tokenizer
 
 from ._common import run
@@ -49,14 +51,18 @@ def main(params: dict) -> None:
 
     constraint = ClusterConstraint(vocab, list(index.songs_in_cluster), p["min_clusters"], p["max_clusters"],
                                    p["max_repeats"])
-    cfg = DecodeConfig(num_beams=p["num_beams"], max_clusters=p["max_clusters"], min_clusters=p["min_clusters"])
+    if p["decode"] not in ("beam", "sample"):
+        raise DataError(f"evaluate.decode must be beam or sample, not {p['decode']!r}.")
+    sample = p["decode"] == "sample"
+    cfg = DecodeConfig(num_beams=1 if sample else p["num_beams"], max_clusters=p["max_clusters"],
+                       min_clusters=p["min_clusters"], do_sample=sample, temperature=p["temperature"], top_p=p["top_p"])
     t0 = time.perf_counter()
+    torch.manual_seed(base["seed"])  # sampling mode draws from the global generator
     sequences, invalid, total = decode_all(model, tokenizer, vocab, constraint, titles, cfg, max_source,
                                            p["batch_size"], accelerator)
     seconds = time.perf_counter() - t0
     probe = titles[: p["unconstrained_sample"]]
-    free_cfg = DecodeConfig(num_beams=p["num_beams"], max_clusters=p["max_clusters"], min_clusters=p["min_clusters"],
-                            constrained=False)
+    free_cfg = replace(cfg, constrained=False)
     free_seqs, free_bad, free_total = decode_all(model, tokenizer, vocab, None, probe, free_cfg, max_source,
                                                  p["batch_size"], accelerator)
     if not accelerator.is_main_process:

@@ -35,6 +35,8 @@ def main(params: dict) -> None:
     val_data = encode_examples(read_examples(corpus_dir / "val.jsonl"), tokenizer, vocab, p["max_source_tokens"])
     model = build_model(len(tokenizer), vocab.pad_id, vocab.eos_id, p["d_model"], p["num_layers"],
                         p["num_decoder_layers"], p["num_heads"], p["d_kv"], p["d_ff"], p["dropout"], base["seed"])
+    if p["compile"]:
+        model = torch.compile(model)  # worth it on GPUs; on CPU compile time outweighs the gain at this size
     accelerator.print(f"model: {count_parameters(model) / 1e6:.2f}M parameters; {len(train_data)} train, "
                       f"{len(val_data)} val examples; device {accelerator.device}, {accelerator.num_processes} process(es)")
     cfg = TrainConfig(p["epochs"], p["batch_size"], p["lr"], p["weight_decay"], p["warmup_steps"], p["schedule"],

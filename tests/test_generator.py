@@ -65,3 +65,22 @@ def test_cli_formats_and_errors(tiny_project, capsys):
 def test_missing_bundle_is_a_data_error(tmp_path):
     with pytest.raises(DataError, match="not a playlistgen bundle"):
         PlaylistGenerator(tmp_path)
+
+
+def test_interactive_mode_rerolls_changes_length_and_shows_clusters(tiny_project):
+    import subprocess
+    import sys
+
+    from conftest import project_env
+
+    gen = PlaylistGenerator(tiny_project / "data/bundle")
+    cluster = next(iter(gen.index.songs_in_cluster))
+    script = f"rainy sunday piano\n\n:n 3\n\n:show {cluster}\n:show nope\n   \n:q\n"
+    out = subprocess.run([sys.executable, "-m", "playlistgen.cli", "--bundle", str(tiny_project / "data/bundle"),
+                          "-n", "5"], input=script, env=project_env(), capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    tables = [block for block in out.stdout.split("title> ") if block.strip().startswith("#")]
+    # a re-roll, then length 3 twice (a blank line re-rolls too)
+    assert [len(t.strip().splitlines()) - 1 for t in tables] == [5, 5, 3, 3]
+    assert f"cluster {cluster}: {len(gen.index.songs_in_cluster[cluster])} songs" in out.stdout
+    assert "no cluster 'nope'" in out.stdout
