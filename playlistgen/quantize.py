@@ -57,27 +57,10 @@ def kmeans_plus_plus(x: torch.Tensor, k: int, generator: torch.Generator) -> tor
     return x[chosen].clone()
 
 
-def kmeans(
-    x: torch.Tensor,
-    k: int,
-    iters: int,
-    generator: torch.Generator,
-    max_points_per_centroid: int,
-    init_points_per_centroid: int,
-    tol: float = 0.0,
-) -> torch.Tensor:
-    """Lloyd's k-means with k-means++ init and empty-cluster reseeding; returns (k, d) centroids.
-
-    Stops after `iters` iterations, or earlier once an iteration lowers the inertia by less than `tol` (relative).
-    """
-    n = len(x)
-    if n < k:
-        raise DataError(f"only {n} vectors for a codebook of {k} codes; lower quantize.codebook_size below {n}.")
-    if n > k * max_points_per_centroid:
-        x = x[torch.randperm(n, generator=generator)[: k * max_points_per_centroid].to(x.device)]
-    init_n = min(len(x), k * init_points_per_centroid)
-    init_rows = torch.randperm(len(x), generator=generator)[:init_n].to(x.device)
-    centroids = kmeans_plus_plus(x[init_rows], k, generator)
+def lloyd(x: torch.Tensor, centroids: torch.Tensor, iters: int, tol: float) -> torch.Tensor:
+    """Lloyd iterations from the given centroids, reseeding empty clusters; stops after `iters` or once an
+    iteration lowers the inertia by less than `tol` (relative)."""
+    k = len(centroids)
     previous_inertia = math.inf
     for _ in range(iters):
         assign, dist = _sq_dists_argmin(x, centroids)
@@ -92,9 +75,49 @@ def kmeans(
             worst = torch.topk(dist, len(empty)).indices
             centroids[empty] = x[worst]
         elif previous_inertia < math.inf and previous_inertia - inertia <= tol * previous_inertia:
-            break  # converged: the last iteration improved the fit by less than tol (relative)
+            break  # converged
         previous_inertia = inertia
     return centroids
+
+
+def kmeans(
+    x: torch.Tensor,
+    k: int,
+    iters: int,
+    generator: torch.Generator,
+    max_points_per_centroid: int,
+    init_points_per_centroid: int,
+    tol: float = 0.0,
+    progressive_steps: int = 0,
+) -> torch.Tensor:
+    """k-means with k-means++ init and empty-cluster reseeding on a sample; returns (k, d) centroids.
+
+    With `progressive_steps` > 1, clustering runs in PCA coordinates on the first d^(i/steps) components for
+    i = 1..steps, each stage starting from the previous centroids (zero in the new, centred components): the
+    progressive-dimension k-means that faiss's ResidualQuantizer trains with, which finds better optima in high
+    dimension than Lloyd from a k-means++ start in the full space.
+    """
+    n, d = x.shape
+    if n < k:
+        raise DataError(f"only {n} vectors for a codebook of {k} codes; lower quantize.codebook_size below {n}.")
+    if n > k * max_points_per_centroid:
+        x = x[torch.randperm(n, generator=generator)[: k * max_points_per_centroid].to(x.device)]
+    init_n = min(len(x), k * init_points_per_centroid)
+    init_rows = torch.randperm(len(x), generator=generator)[:init_n].to(x.device)
+    if progressive_steps <= 1 or d < 4:
+        return lloyd(x, kmeans_plus_plus(x[init_rows], k, generator), iters, tol)
+    mean = x.mean(0)
+    centred = x - mean
+    _, eigenvectors = torch.linalg.eigh(centred.T @ centred)                    # ascending variance
+    rotation = eigenvectors.flip(1)                                            # (d, d), descending variance
+    z = centred @ rotation
+    dims = sorted({max(1, round(d ** ((i + 1) / progressive_steps))) for i in range(progressive_steps)})
+    centroids = kmeans_plus_plus(z[init_rows, :dims[0]], k, generator)
+    for step, dim in enumerate(dims):
+        if step:
+            centroids = torch.cat([centroids, centroids.new_zeros(k, dim - centroids.shape[1])], 1)
+        centroids = lloyd(z[:, :dim].contiguous(), centroids, iters, tol)
+    return centroids @ rotation.T + mean
 
 
 def balanced_assign(x: torch.Tensor, centroids: torch.Tensor, capacity: int, candidates: int = 8) -> torch.Tensor:
@@ -251,11 +274,17 @@ def train_rq_kmeans(
     device: str | None = None,
     tol: float = 1e-4,
     refine_rounds: int = 1,
+    progressive_steps: int = 4,
+    progressive_min_dim: int = 256,
 ) -> tuple[ResidualCodebooks, np.ndarray]:
     """Fit residual k-means codebooks and return them with the (n, L) codes of `vectors`.
 
     `max_songs_per_code` (optional) caps how many vectors one code takes at each level (balanced assignment).
     `refine_rounds` rounds of joint least-squares codebook refinement + re-encoding follow (not with a cap).
+    `progressive_steps` > 1 trains each level with progressive-dimension k-means (see `kmeans`) when the vectors
+    have at least `progressive_min_dim` dimensions. Below that an iteration's cost is the sample x codebook score
+    matrix, not the dimension, so each extra stage costs a full k-means run: at 64 dims 4 stages took 1.9x the time
+    for 3.5% lower MSE; at 768 dims, 1.1x the time for 8% lower MSE.
     """
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     generator = torch.Generator().manual_seed(seed)
@@ -265,7 +294,8 @@ def train_rq_kmeans(
     codebooks, codes = [], []
     for level in range(num_levels):
         centroids = kmeans(residual, codebook_size, iters, generator, max_points_per_centroid,
-                           init_points_per_centroid, tol)
+                           init_points_per_centroid, tol,
+                           progressive_steps if vectors.shape[1] >= progressive_min_dim else 0)
         if max_songs_per_code:
             idx = balanced_assign(residual, centroids, max_songs_per_code)
             # Refit centres to their capped members so decode matches encode's assignment on these songs.

@@ -20,7 +20,8 @@ def main(params: dict) -> None:
         books, codes = train_rq_kmeans(
             songs.vectors, p["num_levels"], p["codebook_size"], p["kmeans_iters"], seed, p["normalize"],
             p["max_points_per_centroid"], p["init_points_per_centroid"], p["max_songs_per_code"],
-            tol=p["kmeans_tol"], refine_rounds=p["refine_rounds"],
+            tol=p["kmeans_tol"], refine_rounds=p["refine_rounds"], progressive_steps=p["progressive_steps"],
+            progressive_min_dim=p["progressive_min_dim"],
         )
     elif p["method"] == "rq_vae":
         cfg = RQVAEConfig(input_dim=songs.vectors.shape[1], num_levels=p["num_levels"],

@@ -91,3 +91,11 @@ def test_cluster_index_and_collision_report():
     hist = {row["cluster_size"]: row["clusters"] for row in size_histogram(codes, 2)}
     assert hist["1"] == 1 and hist["3-4"] == 1
     assert "clusters         2" in format_report(report)
+
+
+def test_progressive_dimension_kmeans_recovers_planted_blobs_in_high_dimension():
+    x, labels = planted_clusters(n_clusters=8, per_cluster=150, dim=300, spread=0.3, seed=9)
+    books, codes = train_rq_kmeans(x, 2, 8, iters=20, seed=0, normalize=False, progressive_steps=4,
+                                   progressive_min_dim=256)
+    assert adjusted_rand_score(labels, codes[:, 0]) > 0.99
+    np.testing.assert_array_equal(books.encode(x), codes)
