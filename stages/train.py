@@ -5,6 +5,8 @@ import torch
 from accelerate import Accelerator
 from accelerate.utils import set_seed
 
+import playlistgen.model
+import playlistgen.train
 from playlistgen.corpus import read_examples
 from playlistgen.io import read_json, write_json
 from playlistgen.model import build_model, count_parameters
@@ -42,7 +44,9 @@ def main(params: dict) -> None:
     cfg = TrainConfig(p["epochs"], p["batch_size"], p["lr"], p["weight_decay"], p["warmup_steps"], p["schedule"],
                       p["min_lr_ratio"], p["grad_accum"], p["clip_grad_norm"], p["patience"], p["log_every"], base["seed"])
     out = work / "train"
-    inputs = [corpus_dir / "train.jsonl", corpus_dir / "val.jsonl", corpus_dir / "tokenizer" / "tokenizer.json"]
+    # a checkpoint is resumed only by the same params, data and training code
+    inputs = [corpus_dir / "train.jsonl", corpus_dir / "val.jsonl", corpus_dir / "tokenizer" / "tokenizer.json",
+              Path(playlistgen.train.__file__), Path(playlistgen.model.__file__)]
     run_id = fingerprint({"train": p, "seed": base["seed"], "processes": accelerator.num_processes}, inputs)
     summary = train_model(model, train_data, val_data, cfg, accelerator, vocab.pad_id, out / "model",
                           Path("metrics/train_log.csv"), Path("metrics/val_log.csv"),

@@ -53,3 +53,19 @@ def test_training_learns_title_to_cluster_mapping(tmp_path):
     assert (tmp_path / "model" / "model.safetensors").exists()
     log = (tmp_path / "log.csv").read_text().splitlines()
     assert log[0] == "step,epoch,loss,lr,tokens_per_s" and len(log) > 5
+
+
+def test_model_is_built_from_config_with_tied_embeddings():
+    # In transformers 5, T5Config(tie_word_embeddings=False) keeps the weights tied and only turns off the
+    # d_model**-0.5 rescaling of decoder outputs, which trains better here; this pins that behaviour.
+    model = build_model(100, 0, 1, d_model=32, num_layers=1, num_decoder_layers=1, num_heads=2, d_kv=16, d_ff=64,
+                        dropout=0.0, seed=0)
+    assert model.lm_head.weight.data_ptr() == model.shared.weight.data_ptr()
+    assert model.config.scale_decoder_outputs is False
+    again = build_model(100, 0, 1, d_model=32, num_layers=1, num_decoder_layers=1, num_heads=2, d_kv=16, d_ff=64,
+                        dropout=0.0, seed=0)
+    assert torch.equal(model.shared.weight, again.shared.weight)  # seeded
+    import pytest
+
+    with pytest.raises(ValueError, match="must equal train.num_layers"):
+        build_model(100, 0, 1, 32, 1, 2, 2, 16, 64, 0.0, 0)
