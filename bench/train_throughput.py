@@ -24,7 +24,7 @@ import torch
 from playlistgen.corpus import Example, read_examples
 from playlistgen.model import build_model
 from playlistgen.tokenizer import CodeVocab, load_tokenizer, train_tokenizer
-from playlistgen.train import TrainConfig, collate, encode_examples, make_loader, train_model
+from playlistgen.train import TrainConfig, encode_examples, make_loader, train_model
 
 ROOT = Path(__file__).resolve().parent.parent
 

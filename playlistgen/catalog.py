@@ -88,9 +88,10 @@ def _require(record: dict, key: str, kind: type, path: Path, line_no: int):
     if key not in record:
         raise DataError(f"{path}, line {line_no}: missing required key '{key}'; every record needs it.")
     value = record[key]
-    if not isinstance(value, kind):
+    if not isinstance(value, kind) or isinstance(value, bool):
+        wanted = " or ".join(k.__name__ for k in (kind if isinstance(kind, tuple) else (kind,)))
         raise DataError(
-            f"{path}, line {line_no}: '{key}' must be {kind.__name__}, got {type(value).__name__} ({value!r:.60})."
+            f"{path}, line {line_no}: '{key}' must be {wanted}, got {type(value).__name__} ({value!r:.60})."
         )
     return value
 

@@ -40,6 +40,12 @@ def test_missing_key_and_wrong_type(tmp_path):
     write_lines(path, ['{"song_id": "a", "artist": "y"}'])
     with pytest.raises(DataError, match="missing required key 'title'"):
         load_songs(path)
+    write_lines(path, ['{"song_id": [1], "title": "t", "artist": "y"}'])
+    with pytest.raises(DataError, match=r"line 1: 'song_id' must be str or int, got list"):
+        load_songs(path)
+    write_lines(path, ['{"song_id": "a", "title": 5, "artist": "y"}'])
+    with pytest.raises(DataError, match=r"'title' must be str, got int"):
+        load_songs(path)
     write_lines(path, ['{"song_id": "a", "title": "t", "artist": "y", "popularity": "high"}'])
     with pytest.raises(DataError, match="'popularity' must be a finite number"):
         load_songs(path)

@@ -1,5 +1,4 @@
 """The inference API and CLI on the bundle exported by the tiny pipeline."""
-import json
 import logging
 
 import pytest

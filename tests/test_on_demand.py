@@ -1,6 +1,5 @@
 """On-demand semantic IDs and cold-start songs, on a copy of the tiny pipeline's bundle."""
 import json
-import os
 import shutil
 import signal
 import subprocess
