@@ -5,10 +5,9 @@ doc 000). Songs without a semantic ID (no features) are dropped from the sequenc
 """
 from __future__ import annotations
 
+import hashlib
 import logging
 from dataclasses import dataclass
-
-import numpy as np
 
 from .catalog import Playlist
 
@@ -51,18 +50,21 @@ def build_examples(
     return examples, stats
 
 
+def split_of(playlist_id: str, seed: int, val_share: float, test_share: float) -> str:
+    """'train', 'val' or 'test' for one playlist, from a seeded hash of its id alone: the same playlist lands in
+    the same split whatever else is in the catalog, so stages before the corpus (collaborative embeddings) can
+    leave out the evaluation playlists."""
+    digest = hashlib.sha256(f"{seed}:{playlist_id}".encode()).digest()
+    u = int.from_bytes(digest[:8], "big") / 2 ** 64  # uniform in [0, 1)
+    return "test" if u < test_share else "val" if u < test_share + val_share else "train"
+
+
 def split_examples(examples: list[Example], val_share: float, test_share: float, seed: int) -> dict[str, list[Example]]:
-    """Seeded split by playlist id (order of the input does not matter)."""
-    ordered = sorted(examples, key=lambda e: e.playlist_id)
-    order = np.random.default_rng(seed).permutation(len(ordered))
-    n_test = int(round(len(ordered) * test_share))
-    n_val = int(round(len(ordered) * val_share))
-    pick = lambda rows: [ordered[i] for i in sorted(rows)]
-    return {
-        "test": pick(order[:n_test]),
-        "val": pick(order[n_test:n_test + n_val]),
-        "train": pick(order[n_test + n_val:]),
-    }
+    """Seeded split by playlist id (see split_of); each split keeps the input order."""
+    splits: dict[str, list[Example]] = {"train": [], "val": [], "test": []}
+    for e in examples:
+        splits[split_of(e.playlist_id, seed, val_share, test_share)].append(e)
+    return splits
 
 
 def read_examples(path) -> list[Example]:

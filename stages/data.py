@@ -1,4 +1,7 @@
-"""data stage: write the embedded synthetic catalog (songs, playlists, feature sets) to base.raw_dir."""
+"""data stage: write the catalog (songs, playlists, feature sets) to base.raw_dir: the embedded synthetic world, or
+an import of Spotify MPD slices with collaborative vectors from their training playlists."""
+from playlistgen.importers import import_mpd_catalog
+from playlistgen.io import DataError
 from playlistgen.synth import generate_world, write_world
 
 from ._common import run
@@ -6,6 +9,13 @@ from ._common import run
 
 def main(params: dict) -> None:
     p = params["data"]
+    if p["source"] == "mpd":
+        m, c = p["mpd"], params["corpus"]
+        import_mpd_catalog(m["paths"], params["base"]["raw_dir"], m["min_track_frequency"], m["collab_dim"],
+                           params["base"]["seed"], c["val_share"], c["test_share"])
+        return
+    if p["source"] != "synthetic":
+        raise DataError(f"data.source must be synthetic or mpd, not {p['source']!r}.")
     size = p["sizes"][p["size"]]
     world = generate_world(
         seed=params["base"]["seed"],

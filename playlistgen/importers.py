@@ -1,0 +1,219 @@
+"""Importers into the data contract (catalog.py): the Spotify Million Playlist Dataset and TAAC-style multimodal
+embedding directories (`creative_emb/`, design document 002).
+
+    python -m playlistgen.importers mpd --input 'mpd/mpd.slice.*.json' --output data/mpd [--min-track-frequency 2]
+    python -m playlistgen.importers creative-emb --input creative_emb --output data/catalog --feature-ids 81,82
+        [--trust-pickle]
+
+Slices are read one at a time (a slice is ~30 MB; the full set is 1,000). Defects that can be skipped are counted and
+summarised; a structural defect (not a slice, a record without a required key) is one error naming file and record.
+"""
+from __future__ import annotations
+
+import argparse
+import glob
+import json
+import logging
+import re
+import sys
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+
+from .catalog import FEATURES_DIR, PLAYLISTS_FILE, SONGS_FILE, LoadReport, Playlist
+from .io import DataError, save_npz, write_jsonl
+
+log = logging.getLogger(__name__)
+
+_PUNCTUATION = re.compile(r"[^\w\s]")
+
+
+def normalize_mpd_title(name: str) -> str:
+    """The RecSys Challenge 2018 baseline's normalisation: lower case, punctuation removed, spaces collapsed.
+    A title that is only punctuation or emoji keeps its lower-cased raw form rather than becoming empty."""
+    cleaned = " ".join(_PUNCTUATION.sub(" ", name.lower()).split())
+    return cleaned or " ".join(name.lower().split())
+
+
+def read_mpd(paths: list[str], report: LoadReport, min_track_frequency: int = 1) -> tuple[list[dict], list[dict]]:
+    """Songs (deduplicated by track URI, popularity = playlists holding it) and playlists from MPD slices."""
+    songs: dict[str, dict] = {}
+    count: Counter = Counter()
+    playlists = []
+    files = sorted({p for pattern in paths for p in glob.glob(str(pattern))})
+    if not files:
+        raise DataError(f"no MPD slice matches {paths}; put mpd.slice.*.json files there or fix data.mpd.paths.")
+    for path in files:
+        try:
+            with open(path, encoding="utf-8") as f:
+                data = json.load(f)
+        except json.JSONDecodeError as e:
+            raise DataError(f"{path}: not valid JSON ({e.msg} at line {e.lineno}); the slice is truncated or "
+                            "corrupt, download it again.") from None
+        if not isinstance(data, dict) or not isinstance(data.get("playlists"), list):
+            raise DataError(f"{path}: not an MPD slice (expected an object with a 'playlists' list).")
+        for n, p in enumerate(data["playlists"]):
+            where = f"{path}, playlists[{n}]"
+            if not isinstance(p, dict) or "pid" not in p or not isinstance(p.get("tracks", []), list):
+                raise DataError(f"{where}: needs 'pid' and a list 'tracks'.")
+            name = p.get("name")
+            if not isinstance(name, str) or not name.strip():
+                report.skip("MPD playlists without a name", where)
+                continue
+            track_ids = []
+            for t, track in enumerate(p.get("tracks", [])):
+                uri = track.get("track_uri") if isinstance(track, dict) else None
+                if not isinstance(uri, str) or not uri:
+                    report.skip("MPD tracks without a track_uri", f"{where}.tracks[{t}]")
+                    continue
+                if uri not in songs:
+                    songs[uri] = {"song_id": uri, "title": str(track.get("track_name", "")),
+                                  "artist": str(track.get("artist_name", "")), "album": str(track.get("album_name", ""))}
+                if uri not in track_ids:
+                    track_ids.append(uri)
+            count.update(track_ids)
+            playlists.append({"playlist_id": str(p["pid"]), "title": normalize_mpd_title(name), "raw_title": name,
+                              "song_ids": track_ids})
+        log.info("read %s: %d playlists so far, %d distinct tracks", path, len(playlists), len(songs))
+    keep = {uri for uri, c in count.items() if c >= min_track_frequency}
+    out_playlists = []
+    for p in playlists:
+        kept = [s for s in p["song_ids"] if s in keep]
+        if len(kept) < len(p["song_ids"]):
+            for s in p["song_ids"]:
+                if s not in keep:
+                    report.skip(f"tracks in fewer than {min_track_frequency} playlists", s)
+        if kept:
+            out_playlists.append({**p, "song_ids": kept})
+        else:
+            report.skip("MPD playlists left empty", p["playlist_id"])
+    out_songs = [{**songs[uri], "popularity": float(count[uri])} for uri in songs if uri in keep]
+    return out_songs, out_playlists
+
+
+def _feature_sources(directory: Path, feature_id: str) -> tuple[int, Path]:
+    """(dimension, path) of emb_<id>_<dim>/ or emb_<id>_<dim>.pkl under a creative_emb directory."""
+    matches = sorted(directory.glob(f"emb_{feature_id}_*"))
+    if not matches:
+        raise DataError(f"{directory}: no emb_{feature_id}_<dim> folder or .pkl; available: "
+                        f"{sorted(p.name for p in directory.glob('emb_*'))}.")
+    path = matches[0]
+    try:
+        dim = int(path.name.split("_")[2].split(".")[0])
+    except (IndexError, ValueError):
+        raise DataError(f"{path}: name must be emb_<feature id>_<dimension>.") from None
+    return dim, path
+
+
+def read_creative_emb(directory: str | Path, feature_id: str, report: LoadReport,
+                      trust_pickle: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """(ids, vectors) of one feature id; rows of the wrong length or holding NaN/inf are counted and skipped."""
+    directory = Path(directory)
+    dim, path = _feature_sources(directory, feature_id)
+    pairs: dict[str, list] = {}
+    if path.suffix == ".pkl":
+        if not trust_pickle:
+            raise DataError(f"{path}: a pickle runs code when it is loaded; pass --trust-pickle only if you trust "
+                            "where it came from, or convert it to JSON lines.")
+        import pickle
+
+        log.warning("loading %s with pickle (--trust-pickle was given)", path)
+        with open(path, "rb") as f:
+            data = pickle.load(f)
+        if not isinstance(data, dict):
+            raise DataError(f"{path}: expected a dict of id -> vector, got {type(data).__name__}.")
+        pairs = {str(k): v for k, v in data.items()}
+    else:
+        for part in sorted(p for p in path.iterdir() if p.is_file()):
+            with open(part, encoding="utf-8") as f:
+                for line_no, line in enumerate(f, start=1):
+                    if not line.strip():
+                        continue
+                    try:
+                        record = json.loads(line)
+                        pairs[str(record["anonymous_cid"])] = record["emb"]
+                    except (json.JSONDecodeError, KeyError, TypeError):
+                        report.skip(f"feature {feature_id}: malformed lines", f"{part.name}:{line_no}")
+    ids, rows = [], []
+    for item, vector in pairs.items():
+        try:
+            arr = np.asarray(vector, dtype=np.float32)
+        except (TypeError, ValueError):
+            report.skip(f"feature {feature_id}: vectors that are not numbers", item)
+            continue
+        if arr.shape != (dim,):
+            report.skip(f"feature {feature_id}: vectors not of length {dim}", item)
+        elif not np.isfinite(arr).all():
+            report.skip(f"feature {feature_id}: vectors holding NaN or inf", item)
+        else:
+            ids.append(item)
+            rows.append(arr)
+    log.info("loaded feature %s: %d items of dim %d from %s", feature_id, len(ids), dim, path)
+    return np.array(ids, dtype=str), np.stack(rows) if rows else np.zeros((0, dim), dtype=np.float32)
+
+
+def write_catalog(out_dir: str | Path, songs: list[dict] | None, playlists: list[dict] | None,
+                  features: dict[str, tuple[np.ndarray, np.ndarray]]) -> None:
+    out_dir = Path(out_dir)
+    if songs is not None:
+        write_jsonl(out_dir / SONGS_FILE, songs)
+    if playlists is not None:
+        write_jsonl(out_dir / PLAYLISTS_FILE, playlists)
+    for name, (ids, vectors) in features.items():
+        save_npz(out_dir / FEATURES_DIR / f"{name}.npz", song_ids=np.asarray(ids, dtype=str), vectors=vectors)
+
+
+def import_mpd_catalog(paths: list[str], out_dir: str | Path, min_track_frequency: int, collab_dim: int, seed: int,
+                       val_share: float, test_share: float) -> LoadReport:
+    """MPD slices -> a catalog directory with a `collab` feature set computed on training playlists only."""
+    from .corpus import split_of
+    from .embed import collaborative_vectors
+
+    report = LoadReport()
+    songs, playlists = read_mpd(paths, report, min_track_frequency)
+    train = [Playlist(p["playlist_id"], p["title"], p["song_ids"]) for p in playlists
+             if split_of(p["playlist_id"], seed, val_share, test_share) == "train"]
+    ids, vectors = collaborative_vectors(train, collab_dim, seed)
+    write_catalog(out_dir, songs, playlists, {"collab": (np.array(ids), vectors)})
+    report.log()
+    log.info("wrote %d songs, %d playlists, %d collaborative vectors to %s", len(songs), len(playlists), len(ids), out_dir)
+    return report
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Import data into the playlistgen catalog format.")
+    sub = parser.add_subparsers(dest="source", required=True)
+    mpd = sub.add_parser("mpd", help="Spotify Million Playlist Dataset slices")
+    mpd.add_argument("--input", nargs="+", required=True, help="slice files or globs (quote them)")
+    mpd.add_argument("--output", required=True)
+    mpd.add_argument("--min-track-frequency", type=int, default=1)
+    mpd.add_argument("--collab-dim", type=int, default=64)
+    mpd.add_argument("--seed", type=int, default=1234)
+    mpd.add_argument("--val-share", type=float, default=0.05)
+    mpd.add_argument("--test-share", type=float, default=0.1)
+    emb = sub.add_parser("creative-emb", help="creative_emb/ directories of per-feature-id embeddings")
+    emb.add_argument("--input", required=True)
+    emb.add_argument("--output", required=True, help="catalog directory; features/<id>.npz are written there")
+    emb.add_argument("--feature-ids", required=True, help="comma-separated, e.g. 81,82")
+    emb.add_argument("--trust-pickle", action="store_true", help="allow emb_<id>_<dim>.pkl files (pickle runs code)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    try:
+        if args.source == "mpd":
+            import_mpd_catalog(args.input, args.output, args.min_track_frequency, args.collab_dim, args.seed,
+                               args.val_share, args.test_share)
+        else:
+            report = LoadReport()
+            feats = {f: read_creative_emb(args.input, f, report, args.trust_pickle)
+                     for f in args.feature_ids.split(",")}
+            write_catalog(args.output, None, None, feats)
+            report.log()
+    except DataError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,137 @@
+"""MPD and creative_emb importers on small hand-made files with defects, and the whole DAG on MPD-format data."""
+import json
+import pickle
+import subprocess
+
+import numpy as np
+import pytest
+
+from conftest import TINY_PARAMS, copy_project, project_env, set_params
+from playlistgen.catalog import LoadReport, load_catalog
+from playlistgen.importers import import_mpd_catalog, normalize_mpd_title, read_creative_emb, read_mpd
+from playlistgen.io import DataError
+
+GENRES = {"chill": ["Chill Vibes!!", "chill", "Lazy Sunday"], "rock": ["ROCK anthems", "rock!", "Guitar"],
+          "rap": ["rap caviar", "Hip-Hop", "🔥🔥"]}
+
+
+def track(genre: str, i: int) -> dict:
+    return {"pos": 0, "track_uri": f"spotify:track:{genre}{i}", "track_name": f"{genre} song {i}",
+            "artist_name": f"{genre} artist {i % 4}", "artist_uri": "a", "album_name": f"{genre} album",
+            "album_uri": "b", "duration_ms": 1000}
+
+
+def write_mpd(directory, playlists_per_slice=60, slices=2, seed=0):
+    rng = np.random.default_rng(seed)
+    directory.mkdir(parents=True, exist_ok=True)
+    pid = 0
+    for s in range(slices):
+        playlists = []
+        for _ in range(playlists_per_slice):
+            genre = list(GENRES)[pid % 3]
+            chosen = rng.choice(20, size=int(rng.integers(6, 11)), replace=False)
+            playlists.append({"pid": pid, "name": GENRES[genre][pid % 3 if pid % 7 else 0], "num_tracks": len(chosen),
+                              "tracks": [track(genre, int(i)) for i in chosen]})
+            pid += 1
+        # defects: a nameless playlist, a track without a uri, a repeated track
+        playlists.append({"pid": 10_000 + s, "name": "  ", "tracks": [track("rap", 1)]})
+        playlists[0]["tracks"].append({"pos": 9, "track_name": "no uri"})
+        playlists[1]["tracks"].append(dict(playlists[1]["tracks"][0]))
+        (directory / f"mpd.slice.{s * 1000}-{s * 1000 + 999}.json").write_text(
+            json.dumps({"info": {"slice": s}, "playlists": playlists}))
+    return directory
+
+
+def test_titles_normalised_like_the_challenge_baseline():
+    assert normalize_mpd_title("Chill Vibes!!") == "chill vibes"
+    assert normalize_mpd_title("Hip-Hop  (2018)") == "hip hop 2018"
+    assert normalize_mpd_title("🔥🔥") == "🔥🔥"  # nothing left after stripping: keep it rather than empty
+
+
+def test_mpd_slices_import_with_counted_defects(tmp_path):
+    write_mpd(tmp_path / "mpd")
+    report = LoadReport()
+    songs, playlists = read_mpd([str(tmp_path / "mpd" / "mpd.slice.*.json")], report)
+    assert len(playlists) == 120
+    assert len(songs) == len({s["song_id"] for s in songs}) <= 60  # deduplicated by URI
+    assert report.skipped["MPD playlists without a name"] == 2
+    assert report.skipped["MPD tracks without a track_uri"] == 2
+    assert all(len(p["song_ids"]) == len(set(p["song_ids"])) for p in playlists)
+    assert {p["raw_title"] for p in playlists} >= {"Chill Vibes!!", "ROCK anthems"}
+    pop = {s["song_id"]: s["popularity"] for s in songs}
+    assert max(pop.values()) > 1
+    _, filtered = read_mpd([str(tmp_path / "mpd" / "*.json")], LoadReport(), min_track_frequency=1000)
+    assert filtered == []
+
+
+def test_truncated_or_foreign_slice_is_one_clear_error(tmp_path):
+    bad = tmp_path / "mpd.slice.0-999.json"
+    bad.write_text('{"info": {}, "playlists": [{"pid": 1, "na')
+    with pytest.raises(DataError, match="mpd.slice.0-999.json: not valid JSON.*truncated"):
+        read_mpd([str(bad)], LoadReport())
+    bad.write_text('{"info": {}, "playlists": [{"name": "x", "tracks": []}]}')
+    with pytest.raises(DataError, match=r"playlists\[0\]: needs 'pid'"):
+        read_mpd([str(bad)], LoadReport())
+    with pytest.raises(DataError, match="no MPD slice matches"):
+        read_mpd([str(tmp_path / "nothing*.json")], LoadReport())
+
+
+def test_collaborative_vectors_use_training_playlists_and_separate_genres(tmp_path):
+    write_mpd(tmp_path / "mpd", playlists_per_slice=150)
+    import_mpd_catalog([str(tmp_path / "mpd" / "*.json")], tmp_path / "catalog", 1, 8, 0, 0.05, 0.1)
+    catalog = load_catalog(tmp_path / "catalog")
+    collab = catalog.features["collab"]
+    x = collab.vectors / np.linalg.norm(collab.vectors, axis=1, keepdims=True)
+    genre = np.array([s.split(":")[2].rstrip("0123456789") for s in collab.song_ids])
+    sims = x @ x.T
+    same = sims[genre[:, None] == genre[None, :]].mean()
+    other = sims[genre[:, None] != genre[None, :]].mean()
+    assert same > other + 0.3
+
+
+def test_creative_emb_parts_and_pickle(tmp_path):
+    root = tmp_path / "creative_emb"
+    (root / "emb_81_4").mkdir(parents=True)
+    (root / "emb_81_4" / "part-00000").write_text("\n".join([
+        json.dumps({"anonymous_cid": 1, "emb": [1, 0, 0, 0]}),
+        json.dumps({"anonymous_cid": 2, "emb": [0, 1, 0]}),            # wrong length
+        json.dumps({"anonymous_cid": 3, "emb": [0, float("nan"), 0, 0]}),
+        '{"anonymous_cid": 4, "emb": [0, 0',                             # truncated line
+    ]) + "\n")
+    (root / "emb_81_4" / "part-00001").write_text(json.dumps({"anonymous_cid": 5, "emb": [0, 0, 1, 0]}) + "\n")
+    report = LoadReport()
+    ids, vectors = read_creative_emb(root, "81", report)
+    assert ids.tolist() == ["1", "5"] and vectors.shape == (2, 4)
+    assert report.skipped == {"feature 81: vectors not of length 4": 1, "feature 81: vectors holding NaN or inf": 1,
+                              "feature 81: malformed lines": 1}
+    with open(root / "emb_82_4.pkl", "wb") as f:
+        pickle.dump({7: np.ones(4), 8: np.zeros(3)}, f)
+    with pytest.raises(DataError, match="pickle runs code.*--trust-pickle"):
+        read_creative_emb(root, "82", LoadReport())
+    ids, _ = read_creative_emb(root, "82", LoadReport(), trust_pickle=True)
+    assert ids.tolist() == ["7"]
+    with pytest.raises(DataError, match="no emb_83_<dim>"):
+        read_creative_emb(root, "83", LoadReport())
+
+
+def test_whole_pipeline_runs_on_mpd_data(tmp_path):
+    write_mpd(tmp_path / "mpd", playlists_per_slice=150)
+    project = tmp_path / "project"
+    project.mkdir()
+    copy_project(project)
+    set_params(project / "params.yaml", {
+        **TINY_PARAMS, ("data", "source"): "mpd", ("quantize", "features"): ["collab"],
+        ("quantize", "codebook_size"): 4, ("quantize", "num_levels"): 2, ("quantize", "max_points_per_centroid"): 64,
+        ("quantize", "init_points_per_centroid"): 8, ("corpus", "min_songs"): 2,
+    })
+    import yaml
+
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    params["data"]["mpd"].update(paths=[str(tmp_path / "mpd" / "*.json")], collab_dim=8, min_track_frequency=1)
+    (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    out = subprocess.run(["dvc", "repro"], cwd=project, env=project_env(), capture_output=True, text=True, timeout=900)
+    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
+    metrics = json.loads((project / "metrics/evaluate.json").read_text())
+    assert metrics["decoding"]["test_playlists"] > 0
+    assert metrics["model"]["expansion_f1"] > 0
+    assert (project / "data/bundle/manifest.json").exists()
