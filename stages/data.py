@@ -12,7 +12,7 @@ def main(params: dict) -> None:
     if p["source"] == "mpd":
         m, c = p["mpd"], params["corpus"]
         import_mpd_catalog(m["paths"], params["base"]["raw_dir"], m["min_track_frequency"], m["collab_dim"],
-                           params["base"]["seed"], c["val_share"], c["test_share"])
+                           params["base"]["seed"], c["val_share"], c["test_share"], m["text_features"])
         return
     if p["source"] != "synthetic":
         raise DataError(f"data.source must be synthetic or mpd, not {p['source']!r}.")

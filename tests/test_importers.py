@@ -120,7 +120,7 @@ def test_whole_pipeline_runs_on_mpd_data(tmp_path):
     project.mkdir()
     copy_project(project)
     set_params(project / "params.yaml", {
-        **TINY_PARAMS, ("data", "source"): "mpd", ("quantize", "features"): ["collab"],
+        **TINY_PARAMS, ("data", "source"): "mpd", ("quantize", "features"): ["collab", "text"],
         ("quantize", "codebook_size"): 4, ("quantize", "num_levels"): 2, ("quantize", "max_points_per_centroid"): 64,
         ("quantize", "init_points_per_centroid"): 8, ("corpus", "min_songs"): 2,
     })
@@ -135,3 +135,15 @@ def test_whole_pipeline_runs_on_mpd_data(tmp_path):
     assert metrics["decoding"]["test_playlists"] > 0
     assert metrics["model"]["expansion_f1"] > 0
     assert (project / "data/bundle/manifest.json").exists()
+    assert (project / "data/raw/features/text.npz").exists()
+
+
+def test_text_vectors_place_similar_song_texts_together():
+    from playlistgen.embed import text_vectors
+
+    songs = [{"song_id": "a", "title": "Rainy Sunday Piano", "artist": "Calm Keys"},
+             {"song_id": "b", "title": "Piano for a rainy day", "artist": "Calm Keys"},
+             {"song_id": "c", "title": "Thrash Metal Inferno", "artist": "Skull Riot"}]
+    ids, x = text_vectors(songs, dim=384, seed=0)
+    assert ids == ["a", "b", "c"] and x.shape == (3, 384)
+    assert x[0] @ x[1] > x[0] @ x[2] + 0.2
