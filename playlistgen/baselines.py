@@ -45,8 +45,11 @@ class TitleKnnBaseline:
         self.vectorizer = TfidfVectorizer(analyzer="char_wb", ngram_range=ngram_range, lowercase=True, sublinear_tf=True)
         self.matrix = self.vectorizer.fit_transform([e.title for e in train])  # (n_train, vocab), rows L2-normalised
 
+    def similarities(self, titles: list[str]) -> np.ndarray:
+        return (self.vectorizer.transform(titles) @ self.matrix.T).toarray()  # (n_titles, n_train) cosine
+
     def recommend(self, titles: list[str], n_clusters: list[int], n_songs: int) -> list[Recommendation]:
-        sims = (self.vectorizer.transform(titles) @ self.matrix.T).toarray()  # (n_titles, n_train)
+        sims = self.similarities(titles)
         out = []
         for row, n in zip(sims, n_clusters):
             top = np.argsort(-row, kind="stable")[: self.neighbours]
@@ -62,3 +65,20 @@ class TitleKnnBaseline:
             out.append(Recommendation([c for c, _ in cluster_score.most_common(n)],
                                       [s for s, _ in song_score.most_common(n_songs)]))
         return out
+
+
+class DenseTitleKnnBaseline(TitleKnnBaseline):
+    """The title-kNN baseline with dense sentence embeddings (all-MiniLM-L6-v2, offline) instead of TF-IDF."""
+
+    name = "title_knn_dense"
+
+    def __init__(self, train: list[Example], neighbours: int):
+        from .embed import sentence_model
+
+        self.train = train
+        self.neighbours = neighbours
+        self.model = sentence_model()
+        self.matrix = self.model.encode([e.title for e in train], batch_size=256, normalize_embeddings=True)
+
+    def similarities(self, titles: list[str]) -> np.ndarray:
+        return self.model.encode(titles, batch_size=256, normalize_embeddings=True) @ self.matrix.T

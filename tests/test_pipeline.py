@@ -25,7 +25,7 @@ def test_every_stage_writes_its_outputs(tiny_project):
     metrics = json.loads((tiny_project / "metrics/evaluate.json").read_text())
     assert {"model", "popularity", "title_knn", "decoding"} <= set(metrics)
     assert metrics["decoding"]["constrained_invalid_rate"] == 0.0
-    for method in ("model", "popularity", "title_knn"):
+    for method in ("model", "popularity", "title_knn", "title_knn_dense"):
         assert 0.0 <= metrics[method]["expansion_f1"] <= 1.0
 
 
