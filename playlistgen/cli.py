@@ -25,13 +25,15 @@ def render(tracks, fmt: str, title: str) -> str:
     if fmt == "csv":
         buf = io.StringIO()
         writer = csv.writer(buf)
-        writer.writerow(["position", "song_id", "title", "artist", "cluster"])
-        writer.writerows([t.position, t.song_id, t.title, t.artist, t.cluster] for t in tracks)
+        writer.writerow(["position", "song_id", "title", "artist", "cluster", "tags"])
+        writer.writerows([t.position, t.song_id, t.title, t.artist, t.cluster, ";".join(t.tags or [])] for t in tracks)
         return buf.getvalue().rstrip("\n")
     width_t = max([len(t.title) for t in tracks] + [5])
     width_a = max([len(t.artist) for t in tracks] + [6])
-    lines = [f"{'#':>3}  {'title':<{width_t}}  {'artist':<{width_a}}  cluster"]
-    lines += [f"{t.position:>3}  {t.title:<{width_t}}  {t.artist:<{width_a}}  {t.cluster}" for t in tracks]
+    width_c = max([len(t.cluster) for t in tracks] + [7])
+    lines = [f"{'#':>3}  {'title':<{width_t}}  {'artist':<{width_a}}  {'cluster':<{width_c}}  tags"]
+    lines += [f"{t.position:>3}  {t.title:<{width_t}}  {t.artist:<{width_a}}  {t.cluster:<{width_c}}  "
+              f"{', '.join(t.tags or [])}".rstrip() for t in tracks]
     return "\n".join(lines)
 
 

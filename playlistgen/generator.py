@@ -34,6 +34,7 @@ class Track:
     title: str
     artist: str
     cluster: str
+    tags: list[str] | None = None
 
     def to_json(self) -> dict:
         return self.__dict__.copy()
@@ -130,7 +131,8 @@ class PlaylistGenerator:
         picked = sample_playlist(clusters, self.index, rng, self.popularity if popularity_weighted else None)
         if len(picked) < n:  # every generated cluster was used up (tiny clusters, many repeats)
             log.info("only %d distinct songs in the generated clusters; the playlist is shorter than %d", len(picked), n)
-        return [Track(i + 1, s, self.songs[s]["title"], self.songs[s]["artist"], k) for i, (s, k) in enumerate(picked[:n])]
+        return [Track(i + 1, s, self.songs[s]["title"], self.songs[s]["artist"], k, self.songs[s].get("tags"))
+                for i, (s, k) in enumerate(picked[:n])]
 
     def cluster_songs(self, key: str) -> list[dict]:
         if key not in self.index.songs_in_cluster:

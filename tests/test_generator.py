@@ -54,7 +54,7 @@ def test_cli_formats_and_errors(tiny_project, capsys):
     assert cli_main(["summer road trip", "-n", "5", "--format", "m3u", "--bundle", bundle]) == 0
     assert capsys.readouterr().out.startswith("#EXTM3U")
     assert cli_main(["summer road trip", "-n", "5", "--format", "csv", "--bundle", bundle]) == 0
-    assert capsys.readouterr().out.splitlines()[0] == "position,song_id,title,artist,cluster"
+    assert capsys.readouterr().out.splitlines()[0] == "position,song_id,title,artist,cluster,tags"
     assert cli_main(["   ", "--bundle", bundle]) == 2
     assert "the title is empty" in capsys.readouterr().err
     assert cli_main(["x", "--bundle", str(tiny_project / "nowhere")]) == 2
