@@ -95,3 +95,43 @@ def length_bucket(n_songs: int, edges: list[int]) -> str:
             return f"{lo}-{hi}"
         lo = hi + 1
     return f">={lo}"
+
+
+def decode_all(model, tokenizer, vocab, constraint, titles, cfg, max_source_tokens, batch_size, accelerator):
+    """Generate for all titles, sharded across processes; returns (sequences in input order, invalid, total)."""
+    from accelerate.utils import gather_object
+
+    from .decode import generate_clusters
+
+    with accelerator.split_between_processes(list(enumerate(titles))) as shard:
+        local, invalid, total = [], 0, 0
+        for start in range(0, len(shard), batch_size):
+            chunk = shard[start:start + batch_size]
+            seqs, bad, n = generate_clusters(model, tokenizer, vocab, constraint, [t for _, t in chunk], cfg,
+                                             max_source_tokens)
+            local += [(i, s[0]) for (i, _), s in zip(chunk, seqs)]
+            invalid, total = invalid + bad, total + n
+    gathered = sorted(gather_object(local))
+    counts = gather_object([(invalid, total)])
+    return [s for _, s in gathered], sum(c[0] for c in counts), sum(c[1] for c in counts)
+
+
+def format_samples(test, sequences, index, songs, count, seed) -> str:
+    """Markdown for eyeballing: each test title, its generated clusters and sampled songs (✓ = in the truth)."""
+    import numpy as np
+
+    from .clusters import distinct, sample_playlist
+
+    rng = np.random.default_rng(seed)
+    lines = ["# Test titles: generated playlist vs the true one", ""]
+    for example, seq in list(zip(test, sequences))[:count]:
+        truth = set(example.song_ids)
+        lines.append(f"## {example.title}")
+        lines.append(f"clusters: {' '.join(distinct(seq))}")
+        picked = sample_playlist(seq, index, rng)
+        lines += [f"- {'✓' if s in truth else ' '} {songs[s].title} — {songs[s].artist} [{', '.join(songs[s].tags)}] ({k})"
+                  for s, k in picked[:10]]
+        true_tags = [", ".join(songs[s].tags) for s in example.song_ids[:5]]
+        lines.append(f"true playlist ({len(example.song_ids)} songs), first tags: {'; '.join(true_tags)}")
+        lines.append("")
+    return "\n".join(lines)

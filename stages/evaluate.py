@@ -5,7 +5,6 @@ from pathlib import Path
 
 import torch
 from accelerate import Accelerator
-from accelerate.utils import gather_object
 from transformers import T5ForConditionalGeneration
 
 from playlistgen.baselines import DenseTitleKnnBaseline, PopularityBaseline, TitleKnnBaseline
@@ -13,27 +12,13 @@ from playlistgen.catalog import load_catalog, load_songs
 from playlistgen.features import combine_feature_sets
 from playlistgen.clusters import ClusterIndex, distinct
 from playlistgen.corpus import read_examples
-from playlistgen.decode import ClusterConstraint, DecodeConfig, generate_clusters
-from playlistgen.evaluate import length_bucket, model_recommendations, sampled_playlist_metrics, score
+from playlistgen.decode import ClusterConstraint, DecodeConfig
+from playlistgen.evaluate import (decode_all, format_samples, length_bucket, model_recommendations,
+                                  sampled_playlist_metrics, score)
 from playlistgen.io import DataError, write_json, write_text
 from playlistgen.tokenizer import CodeVocab, load_tokenizer
 
 from ._common import run
-
-
-def decode_all(model, tokenizer, vocab, constraint, titles, cfg, max_source_tokens, batch_size, accelerator):
-    """Generate for all titles, sharded across processes; returns (sequences in input order, invalid, total)."""
-    with accelerator.split_between_processes(list(enumerate(titles))) as shard:
-        local, invalid, total = [], 0, 0
-        for start in range(0, len(shard), batch_size):
-            chunk = shard[start:start + batch_size]
-            seqs, bad, n = generate_clusters(model, tokenizer, vocab, constraint, [t for _, t in chunk], cfg,
-                                             max_source_tokens)
-            local += [(i, s[0]) for (i, _), s in zip(chunk, seqs)]
-            invalid, total = invalid + bad, total + n
-    gathered = sorted(gather_object(local))
-    counts = gather_object([(invalid, total)])
-    return [s for _, s in gathered], sum(c[0] for c in counts), sum(c[1] for c in counts)
 
 
 def main(params: dict) -> None:
@@ -113,26 +98,6 @@ def main(params: dict) -> None:
         for name in recs for k in p["ks"]])
     write_text("metrics/samples.md", format_samples(test, sequences, index, songs, p["samples_shown"], base["seed"]))
     accelerator.print({k: results[k].get("expansion_f1") for k in recs})
-
-
-def format_samples(test, sequences, index, songs, count, seed) -> str:
-    import numpy as np
-
-    from playlistgen.clusters import sample_playlist
-
-    rng = np.random.default_rng(seed)
-    lines = ["# Test titles: generated playlist vs the true one", ""]
-    for example, seq in list(zip(test, sequences))[:count]:
-        truth = set(example.song_ids)
-        lines.append(f"## {example.title}")
-        lines.append(f"clusters: {' '.join(distinct(seq))}")
-        picked = sample_playlist(seq, index, rng)
-        lines += [f"- {'✓' if s in truth else ' '} {songs[s].title} — {songs[s].artist} [{', '.join(songs[s].tags)}] ({k})"
-                  for s, k in picked[:10]]
-        true_tags = [", ".join(songs[s].tags) for s in example.song_ids[:5]]
-        lines.append(f"true playlist ({len(example.song_ids)} songs), first tags: {'; '.join(true_tags)}")
-        lines.append("")
-    return "\n".join(lines)
 
 
 if __name__ == "__main__":
