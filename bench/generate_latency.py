@@ -39,12 +39,13 @@ def main() -> None:
     parser.add_argument("--clusters", type=int, default=20)
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda when there is a GPU)")
     args = parser.parse_args()
 
     t0 = time.perf_counter()
     from playlistgen import PlaylistGenerator
 
-    gen = PlaylistGenerator(args.bundle)
+    gen = PlaylistGenerator(args.bundle, device=args.device)
     load_s = time.perf_counter() - t0
     titles = [e.title for e in read_examples(ROOT / "data/work/corpus/test.jsonl")[: args.batch]]
     keys = list(gen.index.songs_in_cluster)

@@ -56,6 +56,8 @@ class ClusterConstraint(LogitsProcessor):
                 allowed[row, codes[:, m]] = True
                 self.next_allowed.append(torch.from_numpy(allowed))
         self._device = torch.device("cpu")
+        self._consts = None
+        self._dead = None
 
     def _to(self, device: torch.device) -> None:
         if device != self._device:
@@ -63,6 +65,12 @@ class ClusterConstraint(LogitsProcessor):
             self.subtree_size = [t.to(device) for t in self.subtree_size]
             self.next_allowed = [t.to(device) for t in self.next_allowed]
             self._device = device
+        if self._consts is None or self._consts[0].device != device:
+            v, levels, k = self.vocab, self.vocab.num_levels, self.vocab.codebook_size
+            # token id of code 0 at each level; base-K place values of a full tuple; the K codes
+            self._consts = (torch.arange(levels, device=device) * k + v.offset,
+                            k ** torch.arange(levels - 1, -1, -1, device=device),
+                            torch.arange(k, device=device))
 
     def _lookup(self, length: int, key: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Row of each prefix key in the table of its length, and whether it exists."""
@@ -77,13 +85,13 @@ class ClusterConstraint(LogitsProcessor):
         n = len(input_ids)
         if done == 0:
             return torch.zeros((n, k), dtype=torch.bool, device=input_ids.device)
+        level_offset, place, code_range = self._consts
         tuples = input_ids[:, 1:1 + done * levels].reshape(n, done, levels)                     # (N, D, L)
-        digits = tuples - v.offset - torch.arange(levels, device=input_ids.device) * k
-        full = (digits * k ** torch.arange(levels - 1, -1, -1, device=input_ids.device)).sum(-1)  # (N, D)
+        full = ((tuples - level_offset) * place).sum(-1)                                        # (N, D)
         count = (full[:, :, None] == full[:, None, :]).sum(-1)                                   # (N, D)
         # each distinct exhausted cluster contributes 1 in total over its occurrences
         weight = (count >= self.max_repeats).float() / count.float()                            # (N, D)
-        candidate = prefix_key[:, None] * k + torch.arange(k, device=input_ids.device)           # (N, K)
+        candidate = prefix_key[:, None] * k + code_range                                         # (N, K)
         under = full[:, :, None] // k ** (levels - 1 - level) == candidate[:, None, :]            # (N, D, K)
         exhausted_count = (under.float() * weight[:, :, None]).sum(1)                            # (N, K)
         rows, found = self._lookup(level + 1, candidate.flatten())
@@ -96,32 +104,50 @@ class ClusterConstraint(LogitsProcessor):
         v, levels, k = self.vocab, self.vocab.num_levels, self.vocab.codebook_size
         generated = input_ids.shape[1] - 1
         level, done = generated % levels, generated // levels
-        finished = ((input_ids[:, 1:] == v.eos_id) | (input_ids[:, 1:] == v.pad_id)).any(1)  # (N,)
+        level_offset, place, _ = self._consts
+        tail = input_ids[:, 1:]
+        finished = ((tail == v.eos_id) | (tail == v.pad_id)).any(1)  # (N,): EOS or padding already generated
         if level == 0:
-            key = torch.zeros(len(input_ids), dtype=torch.long, device=scores.device)
-            rows, found = key, torch.ones_like(finished)
+            rows = key = torch.zeros(len(input_ids), dtype=torch.long, device=scores.device)
+            found = torch.ones_like(finished)
         else:
-            digits = input_ids[:, -level:] - v.offset - torch.arange(level, device=scores.device) * k  # (N, level)
-            key = (digits * k ** torch.arange(level - 1, -1, -1, device=scores.device)).sum(1)
+            digits = input_ids[:, -level:] - level_offset[:level]                                  # (N, level)
+            key = (digits * place[levels - level:]).sum(1)
             rows, found = self._lookup(level, key)
-            found &= (digits >= 0).all(1) & (digits < k).all(1)
-        allowed_codes = self.next_allowed[level][rows] & found[:, None] & ~finished[:, None]  # (N, K)
+            found &= ((digits >= 0) & (digits < k)).all(1)
+        allowed_codes = self.next_allowed[level][rows] & (found & ~finished)[:, None]  # (N, K)
         if self.max_repeats is not None:
             allowed_codes &= ~self._exhausted(input_ids, level, torch.where(found, key, 0))
         if done >= self.max_clusters:
             allowed_codes[:] = False
+        # Built with masked_fill on views only: boolean-index assignment would wait for the GPU at every step.
         mask = torch.full_like(scores, float("-inf"))
         start = v.offset + level * k
-        mask[:, start:start + k] = torch.where(allowed_codes, 0.0, float("-inf"))
+        mask[:, start:start + k].masked_fill_(allowed_codes, 0.0)
         if level == 0 and done >= self.min_clusters:
             mask[:, v.eos_id] = 0.0
-        mask[finished, v.eos_id] = 0.0
-        mask[finished, v.pad_id] = 0.0
-        if torch.isinf(mask).all(1).any():
-            bad = int(torch.isinf(mask).all(1).nonzero()[0])
-            raise RuntimeError(f"constrained decoding reached a state with no allowed token (row {bad}, step "
-                               f"{generated}); the cluster index does not match the model's vocabulary.")
+        else:
+            mask[:, v.eos_id].masked_fill_(finished, 0.0)
+        mask[:, v.pad_id].masked_fill_(finished, 0.0)
+        dead = torch.isinf(mask).all(1)
+        if scores.device.type == "cpu":
+            if dead.any():
+                raise RuntimeError(f"constrained decoding reached a state with no allowed token (row "
+                                   f"{int(dead.nonzero()[0])}, step {generated}); {self.MISMATCH}")
+        else:
+            # Reading a GPU flag every step would stall the pipeline once per token; it is read after generate.
+            self._dead = dead.any() if self._dead is None else self._dead | dead.any()
         return scores + mask
+
+    MISMATCH = "the cluster index does not match the model's vocabulary."
+
+    def reset(self) -> None:
+        self._dead = None
+
+    def check(self) -> None:
+        """Raise if any step of the last generate (on a GPU) had a row with no allowed token."""
+        if self._dead is not None and bool(self._dead):
+            raise RuntimeError(f"constrained decoding reached a state with no allowed token; {self.MISMATCH}")
 
 
 @dataclass
@@ -166,7 +192,11 @@ def generate_clusters(model, tokenizer, vocab: CodeVocab, constraint: ClusterCon
         kwargs.update(temperature=cfg.temperature, top_p=cfg.top_p)
     if not cfg.constrained:
         kwargs["min_new_tokens"] = cfg.min_clusters * vocab.num_levels
+    if processors:
+        constraint.reset()
     out = model.generate(**batch, **kwargs)  # (B * num_return_sequences, T)
+    if processors:
+        constraint.check()
     results, invalid, total = [], 0, 0
     rows = out[:, 1:].tolist()
     for i in range(len(titles)):

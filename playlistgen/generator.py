@@ -72,6 +72,7 @@ class PlaylistGenerator:
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         self.model = T5ForConditionalGeneration.from_pretrained(self.bundle_dir / "model").to(self.device).eval()
         self.max_source_tokens = int(self.decode_defaults["max_source_tokens"])
+        self._constraints: dict[tuple[int, int], ClusterConstraint] = {}
 
     def _cluster_index(self, data_dir: Path | None) -> ClusterIndex:
         """Clusters from the song -> semantic ID file (generated when missing); songs added after training are in
@@ -112,8 +113,11 @@ class PlaylistGenerator:
         if n < 1:
             raise ValueError("the playlist length must be at least 1.")
         max_clusters = n + max(2, math.ceil(n * 0.25))
-        constraint = ClusterConstraint(self.vocab, list(self.index.songs_in_cluster), n, max_clusters,
-                                       self.decode_defaults.get("max_repeats"))
+        constraint = self._constraints.get((n, max_clusters))
+        if constraint is None:  # built (and moved to the device) once per playlist length
+            constraint = ClusterConstraint(self.vocab, list(self.index.songs_in_cluster), n, max_clusters,
+                                           self.decode_defaults.get("max_repeats"))
+            self._constraints[(n, max_clusters)] = constraint
         cfg = DecodeConfig(num_beams=beams or int(self.decode_defaults["num_beams"]), max_clusters=max_clusters,
                            min_clusters=n, do_sample=temperature is not None, temperature=temperature or 1.0,
                            top_p=float(self.decode_defaults.get("top_p", 1.0)))

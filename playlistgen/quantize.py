@@ -41,19 +41,26 @@ def kmeans_plus_plus(x: torch.Tensor, k: int, generator: torch.Generator) -> tor
     """k-means++ seeding: each next centre is drawn with probability proportional to squared distance.
 
     Distances to each new centre use ||x||^2 - 2 x.c + ||c||^2: one mat-vec per centre reads x once, instead of
-    materialising x - c (3x the memory traffic, which made seeding dominate at 768 dimensions).
+    materialising x - c (3x the memory traffic, which made seeding dominate at 768 dimensions). Each draw is an
+    inverse-CDF lookup of a uniform drawn up front, so on a GPU the k draws never wait for the device (a
+    multinomial on the host cost a round trip per centre: 0.3 s of a 1M x 768 run on an H100).
     """
     n = len(x)
     x_sq = (x * x).sum(1)
-    first = int(torch.randint(n, (1,), generator=generator, device="cpu"))
-    chosen = [first]
+    uniforms = torch.rand(k, generator=generator, dtype=torch.float64).to(x.device)
+    fallback = (uniforms * n).long().clamp_max_(n - 1)  # uniform draws, for when every distance is zero
+    first = int(torch.randint(n, (1,), generator=generator))
+    chosen = torch.empty(k, dtype=torch.long, device=x.device)
+    chosen[0] = first
     closest = (x_sq - 2 * (x @ x[first]) + x_sq[first]).clamp_min_(0)
-    for _ in range(1, k):
-        total = closest.sum()
-        probs = closest / total if total > 0 else torch.ones_like(closest)  # fewer distinct points than k
-        nxt = int(torch.multinomial(probs.cpu().double(), 1, generator=generator))
-        chosen.append(nxt)
-        closest = torch.minimum(closest, (x_sq - 2 * (x @ x[nxt]) + x_sq[nxt]).clamp_min_(0))
+    for i in range(1, k):
+        cdf = closest.cumsum(0, dtype=torch.float64)
+        total = cdf[-1:]
+        nxt = torch.searchsorted(cdf, uniforms[i:i + 1] * total, right=True).clamp_max_(n - 1)
+        nxt = torch.where(total > 0, nxt, fallback[i:i + 1])  # fewer distinct points than k
+        chosen[i:i + 1] = nxt
+        centre = x.index_select(0, nxt)[0]
+        closest = torch.minimum(closest, (x_sq - 2 * (x @ centre) + x_sq.index_select(0, nxt)).clamp_min_(0))
     return x[chosen].clone()
 
 
@@ -176,17 +183,18 @@ class ResidualCodebooks:
         return int(self.codebooks.shape[2])
 
     def prepare(self, vectors: np.ndarray | torch.Tensor) -> torch.Tensor:
+        """float32 on the codebooks' device (moved first, so the checks run there), validated, normalised."""
         if isinstance(vectors, torch.Tensor):
-            x = vectors.float()
+            x = vectors.to(self.codebooks.device, torch.float32)
         else:
-            x = torch.as_tensor(np.asarray(vectors, dtype=np.float32))
+            x = torch.as_tensor(np.asarray(vectors, dtype=np.float32)).to(self.codebooks.device)
         if x.ndim != 2 or x.shape[1] != self.dim:
             raise DataError(f"vectors of shape {tuple(x.shape)} do not match the codebooks' dimension {self.dim}.")
         if not torch.isfinite(x).all():
             raise DataError("vectors hold NaN or inf; drop or repair those songs before encoding.")
         if self.normalize:
             x = torch.nn.functional.normalize(x, dim=1)
-        return x.to(self.codebooks.device)
+        return x
 
     def encode(self, vectors: np.ndarray | torch.Tensor) -> np.ndarray:
         """Greedy residual encoding: (n, d) vectors -> (n, L) int codes."""
@@ -288,8 +296,8 @@ def train_rq_kmeans(
     """
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     generator = torch.Generator().manual_seed(seed)
-    books = ResidualCodebooks(torch.empty(0, codebook_size, vectors.shape[1]), normalize)
-    x = books.prepare(vectors).to(device)
+    books = ResidualCodebooks(torch.empty(0, codebook_size, vectors.shape[1], device=device), normalize)
+    x = books.prepare(vectors)
     residual = x.clone()
     codebooks, codes = [], []
     for level in range(num_levels):

@@ -2,7 +2,6 @@
 from pathlib import Path
 
 import torch
-from accelerate import Accelerator
 from accelerate.utils import set_seed
 
 import playlistgen.model
@@ -11,22 +10,16 @@ from playlistgen.corpus import read_examples
 from playlistgen.io import read_json, write_json
 from playlistgen.model import build_model, count_parameters
 from playlistgen.tokenizer import CodeVocab, load_tokenizer
-from playlistgen.train import TrainConfig, encode_examples, fingerprint, train_model
+from playlistgen.train import (TrainConfig, encode_examples, fingerprint, make_accelerator, resolve_precision,
+                               resolve_workers, train_model)
 
 from ._common import run
 
 
-def resolve_precision(choice: str) -> str:
-    if choice != "auto":
-        return choice
-    return "bf16" if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else "no"
-
-
 def main(params: dict) -> None:
     p, base = params["train"], params["base"]
-    # cpu=True without a GPU: several processes then form a gloo group (multi-CPU) instead of each running alone
-    accelerator = Accelerator(mixed_precision=resolve_precision(p["mixed_precision"]),
-                              gradient_accumulation_steps=p["grad_accum"], cpu=not torch.cuda.is_available())
+    precision = resolve_precision(p["mixed_precision"])
+    accelerator = make_accelerator(precision, p["grad_accum"])
     set_seed(base["seed"])
     work = Path(base["work_dir"])
     corpus_dir = work / "corpus"
@@ -42,7 +35,8 @@ def main(params: dict) -> None:
     accelerator.print(f"model: {count_parameters(model) / 1e6:.2f}M parameters; {len(train_data)} train, "
                       f"{len(val_data)} val examples; device {accelerator.device}, {accelerator.num_processes} process(es)")
     cfg = TrainConfig(p["epochs"], p["batch_size"], p["lr"], p["weight_decay"], p["warmup_steps"], p["schedule"],
-                      p["min_lr_ratio"], p["grad_accum"], p["clip_grad_norm"], p["patience"], p["log_every"], base["seed"])
+                      p["min_lr_ratio"], p["grad_accum"], p["clip_grad_norm"], p["patience"], p["log_every"], base["seed"],
+                      precision, resolve_workers(p.get("loader_workers", "auto")))
     out = work / "train"
     # a checkpoint is resumed only by the same params, data and training code
     inputs = [corpus_dir / "train.jsonl", corpus_dir / "val.jsonl", corpus_dir / "tokenizer" / "tokenizer.json",
@@ -56,7 +50,7 @@ def main(params: dict) -> None:
     if accelerator.is_main_process:
         summary["parameters"] = count_parameters(model)
         summary["processes"] = accelerator.num_processes
-        summary["mixed_precision"] = accelerator.mixed_precision
+        summary["mixed_precision"] = precision
         summary["device"] = accelerator.device.type
         write_json("metrics/train.json", summary)
         accelerator.print(summary)
