@@ -55,22 +55,19 @@ class ClusterConstraint(LogitsProcessor):
                 allowed = np.zeros((len(unique), k), dtype=bool)
                 allowed[row, codes[:, m]] = True
                 self.next_allowed.append(torch.from_numpy(allowed))
+        # token id of code 0 at each level, base-K place values of a full tuple, the K codes
+        self._consts = [torch.arange(levels) * k + vocab.offset, k ** torch.arange(levels - 1, -1, -1),
+                        torch.arange(k)]
         self._device = torch.device("cpu")
-        self._consts = None
-        self._dead = None
+        self._dead = None  # on a GPU: whether some step had a row with no allowed token (read after generate)
 
     def _to(self, device: torch.device) -> None:
         if device != self._device:
             self.prefix_keys = [t.to(device) for t in self.prefix_keys]
             self.subtree_size = [t.to(device) for t in self.subtree_size]
             self.next_allowed = [t.to(device) for t in self.next_allowed]
+            self._consts = [t.to(device) for t in self._consts]
             self._device = device
-        if self._consts is None or self._consts[0].device != device:
-            v, levels, k = self.vocab, self.vocab.num_levels, self.vocab.codebook_size
-            # token id of code 0 at each level; base-K place values of a full tuple; the K codes
-            self._consts = (torch.arange(levels, device=device) * k + v.offset,
-                            k ** torch.arange(levels - 1, -1, -1, device=device),
-                            torch.arange(k, device=device))
 
     def _lookup(self, length: int, key: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Row of each prefix key in the table of its length, and whether it exists."""

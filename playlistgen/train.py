@@ -315,8 +315,7 @@ def train_model(model, train_data, val_data, cfg: TrainConfig, accelerator, pad_
                    leave=False, initial=p.batch_in_epoch, total=len(train_loader))
         # Token counts stay on the device and are read only when a log row is written: reading them every step
         # would make the CPU wait for each GPU step before it may prepare the next batch.
-        t_window = time.perf_counter()
-        tok_window = torch.zeros((), dtype=torch.long, device=accelerator.device)  # since the last log row
+        t_window, tok_at_window = time.perf_counter(), p.tokens_seen
         tok_pending = torch.zeros((), dtype=torch.long, device=accelerator.device)  # not yet in p.tokens_seen
         for batch in bar:
             with accelerator.accumulate(model):
@@ -328,20 +327,20 @@ def train_model(model, train_data, val_data, cfg: TrainConfig, accelerator, pad_
                 optimizer.step()
                 scheduler.step()
                 optimizer.zero_grad(set_to_none=True)
-            n_batch = (batch["attention_mask"].sum() + (batch["labels"] != -100).sum()) * accelerator.num_processes
-            tok_window += n_batch
-            tok_pending += n_batch
+            tok_pending += (batch["attention_mask"].sum() + (batch["labels"] != -100).sum()) * accelerator.num_processes
             p.batch_in_epoch += 1
             if accelerator.sync_gradients:
                 p.step += 1
                 if p.step % cfg.log_every == 0:
-                    n_tok = int(tok_window)
+                    p.tokens_seen += int(tok_pending)
+                    tok_pending.zero_()
+                    n_tok = p.tokens_seen - tok_at_window
                     elapsed = time.perf_counter() - t_window
                     row = {"step": p.step, "epoch": p.epoch + 1, "loss": round(float(loss.detach()), 5),
                            "lr": float(scheduler.get_last_lr()[0]), "tokens_per_s": round(n_tok / elapsed, 1)}
                     p.rows.append(row)
                     bar.set_postfix(loss=f"{row['loss']:.3f}", tok_s=f"{row['tokens_per_s']:.0f}")
-                    t_window, tok_window = time.perf_counter(), tok_window.zero_()
+                    t_window, tok_at_window = time.perf_counter(), p.tokens_seen
                 if checkpointer and checkpoint_every and p.step % checkpoint_every == 0:
                     p.tokens_seen += int(tok_pending)
                     tok_pending.zero_()
