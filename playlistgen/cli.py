@@ -114,10 +114,6 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-if __name__ == "__main__":
-    sys.exit(main())
-
-
 def admin_main(argv: list[str] | None = None) -> int:
     """`playlistgen semantic-ids | add-songs`: maintain a bundle's song -> semantic ID map."""
     parser = argparse.ArgumentParser(prog="playlistgen", description="Maintain an exported bundle.")
@@ -129,10 +125,35 @@ def admin_main(argv: list[str] | None = None) -> int:
     add.add_argument("--bundle", default=DEFAULT_BUNDLE)
     add.add_argument("--songs", required=True, help="songs.jsonl of the new songs (the data contract's fields)")
     add.add_argument("--features-dir", required=True, help="folder with <feature set>.npz for the new songs")
+    ch = sub.add_parser("challenge", help="answer a RecSys-Challenge-2018-layout set; score it against a truth file")
+    ch.add_argument("--bundle", default=DEFAULT_BUNDLE)
+    ch.add_argument("--challenge-set", required=True, help="challenge_set.json layout: pid, name, seed tracks")
+    ch.add_argument("--output", required=True, help="submission CSV (team_info line, then pid and 500 track URIs)")
+    ch.add_argument("--truth", help="held-out tracks in the same layout; with it, metrics are computed")
+    ch.add_argument("--train", help="the corpus's train.jsonl: adds the title-kNN baseline to the metrics")
+    ch.add_argument("--metrics", help="where to write the metrics JSON (default: printed only)")
+    ch.add_argument("--clusters", type=int, default=20, help="clusters generated per title (default 20)")
+    ch.add_argument("--batch-size", type=int, default=64)
+    ch.add_argument("--team", default="playlistgen")
+    ch.add_argument("--email", default="")
+    mk = sub.add_parser("make-challenge", help="a challenge set + truth from the catalog's held-out test split")
+    mk.add_argument("--catalog", default="data/raw", help="catalog folder (default data/raw)")
+    mk.add_argument("--out-set", required=True)
+    mk.add_argument("--out-truth", required=True)
+    mk.add_argument("--seed-tracks", default="0", help="seed tracks per playlist, cycled, e.g. 0,1,5 (0 = title only)")
+    mk.add_argument("--limit", type=int, default=None, help="at most this many playlists")
+    mk.add_argument("--params", default="params.yaml", help="base.seed and corpus shares are read from here")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from pathlib import Path
+
+    if args.command in ("challenge", "make-challenge"):
+        try:
+            return challenge_command(args)
+        except (DataError, ValueError) as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
 
     from .io import read_json
     from .on_demand import add_songs, load_or_generate
@@ -151,3 +172,43 @@ def admin_main(argv: list[str] | None = None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     return 0
+
+
+def challenge_command(args) -> int:
+    from . import challenge
+    from .catalog import LoadReport
+    from .io import write_json
+
+    if args.command == "make-challenge":
+        import yaml
+
+        with open(args.params, encoding="utf-8") as f:
+            params = yaml.safe_load(f)
+        seeds = [int(k) for k in args.seed_tracks.split(",")]
+        if any(k < 0 for k in seeds):
+            raise ValueError("--seed-tracks must be whole numbers >= 0, e.g. 0,1,5.")
+        counts = challenge.make_challenge_set(args.catalog, args.out_set, args.out_truth, params["base"]["seed"],
+                                              params["corpus"]["val_share"], params["corpus"]["test_share"], seeds,
+                                              args.limit)
+        print(json.dumps(counts))
+        return 0
+    from .generator import PlaylistGenerator
+
+    if args.clusters < 1:
+        raise ValueError("--clusters must be at least 1.")
+    report = LoadReport()
+    playlists = challenge.read_challenge_set(args.challenge_set, report)
+    report.log()
+    truth = challenge.read_truth(args.truth) if args.truth else None
+    gen = PlaylistGenerator(args.bundle)
+    answers, metrics = challenge.evaluate_challenge(gen, playlists, truth, args.clusters, args.train,
+                                                    batch_size=args.batch_size)
+    challenge.write_submission(args.output, answers, args.team, args.email)
+    if args.metrics:
+        write_json(args.metrics, metrics)
+    print(json.dumps(metrics, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

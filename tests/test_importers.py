@@ -127,7 +127,8 @@ def test_whole_pipeline_runs_on_mpd_data(tmp_path):
     import yaml
 
     params = yaml.safe_load((project / "params.yaml").read_text())
-    params["data"]["mpd"].update(paths=[str(tmp_path / "mpd" / "*.json")], collab_dim=8, min_track_frequency=1)
+    params["data"]["mpd"].update(paths=[str(tmp_path / "mpd" / "*.json")], min_track_frequency=1)
+    params["data"]["embed"]["collab_dim"] = 8
     (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     out = subprocess.run(["dvc", "repro"], cwd=project, env=project_env(), capture_output=True, text=True, timeout=900)
     assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]

@@ -1,0 +1,220 @@
+"""The RecSys Challenge 2018 layout as an evaluation input: answer a challenge set with a bundle, write the
+challenge's submission CSV and, given the held-out tracks, score it with the challenge's metrics.
+
+A challenge set is `{"date", "version", "playlists": [{"pid", "name" (optional), "num_holdouts", "tracks": [seed
+tracks]}]}`: playlists with a name and no or a few seed tracks. The truth file has the same layout with the
+held-out tracks under "tracks". `make_challenge_set` writes such a pair from a catalog's held-out test split (the
+same seeded split the corpus stage uses, so the model never trained on those playlists).
+
+Each answer is 500 distinct tracks, seeds excluded: the songs of the generated clusters (round-robin over the
+clusters in generated order, most popular first within each), then the most popular catalog songs. A playlist
+without a name gets popular songs only (a title model has nothing to go on); the metrics count those apart.
+"""
+from __future__ import annotations
+
+import csv
+import logging
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from .catalog import LoadReport, clean_title
+from .io import DataError, atomic_path, read_json, write_json
+from .metrics import mean, ndcg_at_k, r_precision, set_precision_recall_f1
+
+log = logging.getLogger(__name__)
+
+ANSWER_LENGTH = 500
+
+
+@dataclass
+class ChallengePlaylist:
+    pid: str
+    title: str          # normalised like the challenge baseline ("" when the playlist has no name)
+    raw_title: str
+    seeds: list[str]    # seed track URIs given with the playlist
+
+
+def read_challenge_set(path: str | Path, report: LoadReport) -> list[ChallengePlaylist]:
+    from .importers import normalize_mpd_title
+
+    data = read_json(path)
+    if not isinstance(data, dict) or not isinstance(data.get("playlists"), list):
+        raise DataError(f"{path}: not a challenge set (expected an object with a 'playlists' list).")
+    out, seen = [], set()
+    for n, p in enumerate(data["playlists"]):
+        where = f"{path}, playlists[{n}]"
+        if not isinstance(p, dict) or "pid" not in p or not isinstance(p.get("tracks", []), list):
+            raise DataError(f"{where}: needs 'pid' and a list 'tracks'.")
+        pid = str(p["pid"])
+        if pid in seen:
+            raise DataError(f"{where}: pid {pid} appears twice; a challenge set answers each playlist once.")
+        seen.add(pid)
+        name = p.get("name")
+        raw = clean_title(name) if isinstance(name, str) else ""
+        if not raw:
+            report.skip("challenge playlists without a name (answered with popular songs)", where)
+        seeds = []
+        for t, track in enumerate(p.get("tracks", [])):
+            uri = track.get("track_uri") if isinstance(track, dict) else None
+            if isinstance(uri, str) and uri:
+                seeds.append(uri)
+            else:
+                report.skip("seed tracks without a track_uri", f"{where}.tracks[{t}]")
+        out.append(ChallengePlaylist(pid, normalize_mpd_title(raw) if raw else "", raw, seeds))
+    if not out:
+        raise DataError(f"{path}: holds no playlists.")
+    return out
+
+
+def read_truth(path: str | Path) -> dict[str, list[str]]:
+    """pid -> held-out track URIs, from a file in the challenge-set layout."""
+    data = read_json(path)
+    if not isinstance(data, dict) or not isinstance(data.get("playlists"), list):
+        raise DataError(f"{path}: not a truth file (the challenge-set layout with the held-out tracks).")
+    truth = {}
+    for n, p in enumerate(data["playlists"]):
+        if not isinstance(p, dict) or "pid" not in p or not isinstance(p.get("tracks"), list):
+            raise DataError(f"{path}, playlists[{n}]: needs 'pid' and a list 'tracks'.")
+        truth[str(p["pid"])] = [t["track_uri"] for t in p["tracks"] if isinstance(t, dict) and t.get("track_uri")]
+    return truth
+
+
+def clicks(ranked: list[str], truth: set, page: int = 10, pages: int = 51) -> int:
+    """The challenge's "recommended songs clicks": pages of 10 a user refreshes before the first relevant track
+    (51 when none of the 500 is relevant)."""
+    for i, song in enumerate(ranked):
+        if song in truth:
+            return i // page
+    return pages
+
+
+def fill(ranked: list[str], seeds: list[str], popular: list[str], length: int = ANSWER_LENGTH) -> list[str]:
+    """`length` distinct tracks: `ranked` first, then `popular`, never a seed."""
+    out, taken = [], set(seeds)
+    for song in (*ranked, *popular):
+        if song not in taken:
+            taken.add(song)
+            out.append(song)
+            if len(out) == length:
+                break
+    return out
+
+
+def answer(gen, playlists: list[ChallengePlaylist], n_clusters: int, batch_size: int = 64,
+           beams: int | None = None) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+    """(pid -> 500 ranked track URIs, pid -> generated clusters) for every playlist, titles decoded in batches."""
+    popular = sorted(gen.songs, key=lambda s: -gen.popularity[s])
+    named = [p for p in playlists if p.title]
+    clusters: dict[str, list[str]] = {}
+    for start in range(0, len(named), batch_size):
+        chunk = named[start:start + batch_size]
+        for p, seq in zip(chunk, gen.generate_clusters_batch([p.title for p in chunk], n_clusters, beams)):
+            clusters[p.pid] = seq
+    answers = {p.pid: fill(gen.index.ranked_songs(clusters.get(p.pid, []), ANSWER_LENGTH + len(p.seeds)), p.seeds,
+                           popular) for p in playlists}
+    return answers, clusters
+
+
+def write_submission(path: str | Path, answers: dict[str, list[str]], team: str, email: str) -> None:
+    """The challenge's submission CSV: a team_info line, then `pid, uri1, ..., uri500` per playlist."""
+    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["team_info", team, email])
+        for pid, songs in answers.items():
+            writer.writerow([pid, *songs])
+
+
+def score_answers(answers: dict[str, list[str]], truth: dict[str, list[str]],
+                  keep: set[str] | None = None) -> dict:
+    """R-precision, NDCG over the 500 and clicks (track level; the challenge also gives artist-level partial
+    credit in R-precision, not counted here), macro-averaged over playlists with held-out tracks."""
+    rows: dict[str, list[float]] = {"r_precision": [], "ndcg": [], "clicks": [], "recall@500": []}
+    for pid, ranked in answers.items():
+        held = set(truth.get(pid, ()))
+        if not held or (keep is not None and pid not in keep):
+            continue
+        rows["r_precision"].append(r_precision(ranked, held))
+        rows["ndcg"].append(ndcg_at_k(ranked, held, len(ranked)))
+        rows["clicks"].append(clicks(ranked, held))
+        rows["recall@500"].append(len(held & set(ranked)) / len(held))
+    return {"playlists": len(rows["ndcg"]), **{k: round(mean(v), 4) for k, v in rows.items()}}
+
+
+def evaluate_challenge(gen, playlists: list[ChallengePlaylist], truth: dict[str, list[str]] | None,
+                       n_clusters: int, train_path: str | Path | None = None, knn_neighbours: int = 30,
+                       batch_size: int = 64) -> tuple[dict[str, list[str]], dict]:
+    """The model's answers and, with `truth`, its scores beside popularity and (with the corpus's training split
+    at `train_path`) title-kNN answers to the same set, all filled to 500 the same way."""
+    t0 = time.perf_counter()
+    answers, clusters = answer(gen, playlists, n_clusters, batch_size)
+    seconds = time.perf_counter() - t0
+    named = [p for p in playlists if p.title]
+    report = {"playlists": len(playlists), "named": len(named), "seconds": round(seconds, 1),
+              "ms_per_named_title": round(1000 * seconds / max(len(named), 1), 1)}
+    if truth is None:
+        return answers, report
+    missing = [p.pid for p in playlists if p.pid not in truth]
+    if len(missing) == len(playlists):
+        raise DataError("the truth file holds none of the challenge set's pids; pass the matching truth file.")
+    popular = sorted(gen.songs, key=lambda s: -gen.popularity[s])
+    methods = {"model": answers, "popularity": {p.pid: fill([], p.seeds, popular) for p in playlists}}
+    if train_path is not None:
+        from .baselines import TitleKnnBaseline
+        from .corpus import read_examples
+
+        knn = TitleKnnBaseline(read_examples(train_path), knn_neighbours, (2, 4))
+        recs = knn.recommend([p.title for p in named], [n_clusters] * len(named), ANSWER_LENGTH) if named else []
+        ranked = {p.pid: r.songs for p, r in zip(named, recs)}
+        methods["title_knn"] = {p.pid: fill(ranked.get(p.pid, []), p.seeds, popular) for p in playlists}
+    named_ids = {p.pid for p in named}
+    by_seeds: dict[int, set[str]] = {}
+    for p in playlists:
+        by_seeds.setdefault(len(p.seeds), set()).add(p.pid)
+    report["methods"] = {}
+    for name, ans in methods.items():
+        entry = {"all": score_answers(ans, truth), "named": score_answers(ans, truth, named_ids),
+                 "by_seed_tracks": {str(k): score_answers(ans, truth, ids & named_ids) for k, ids in sorted(by_seeds.items())}}
+        report["methods"][name] = entry
+    f1 = [set_precision_recall_f1(gen.index.expand(clusters[p.pid]), set(truth.get(p.pid, ())))[2]
+          for p in named if truth.get(p.pid)]
+    report["methods"]["model"]["named"]["expansion_f1"] = round(mean(f1), 4)
+    report["missing_truth"] = len(missing)
+    return answers, report
+
+
+def make_challenge_set(catalog_dir: str | Path, out_set: str | Path, out_truth: str | Path, seed: int,
+                       val_share: float, test_share: float, seed_tracks: list[int], limit: int | None = None) -> dict:
+    """A challenge set and its truth from the catalog's test-split playlists: playlist i gets the first
+    seed_tracks[i % len(seed_tracks)] tracks as seeds (0 = title only) and the rest held out."""
+    from .catalog import load_catalog
+    from .corpus import split_of
+    from .io import read_jsonl
+
+    catalog = load_catalog(catalog_dir, feature_names=[])
+    raw = {str(r["playlist_id"]): r.get("raw_title", r["title"])
+           for _, r in read_jsonl(Path(catalog_dir) / "playlists.jsonl")}
+    test = [p for p in catalog.playlists if split_of(p.playlist_id, seed, val_share, test_share) == "test"]
+    test = [p for i, p in enumerate(test) if len(p.song_ids) > seed_tracks[i % len(seed_tracks)]]
+    test = test[:limit] if limit else test
+    if not test:
+        raise DataError(f"{catalog_dir}: no test-split playlist long enough for seeds {seed_tracks}.")
+
+    def track(song_id: str, pos: int) -> dict:
+        s = catalog.songs[song_id]
+        return {"pos": pos, "track_uri": song_id, "track_name": s.title, "artist_name": s.artist,
+                "album_name": s.album}
+
+    challenge, held = [], []
+    for i, p in enumerate(test):
+        k = seed_tracks[i % len(seed_tracks)]
+        challenge.append({"pid": p.playlist_id, "name": raw.get(p.playlist_id, p.title),
+                          "num_tracks": len(p.song_ids), "num_samples": k, "num_holdouts": len(p.song_ids) - k,
+                          "tracks": [track(s, j) for j, s in enumerate(p.song_ids[:k])]})
+        held.append({"pid": p.playlist_id, "tracks": [track(s, k + j) for j, s in enumerate(p.song_ids[k:])]})
+    info = {"date": time.strftime("%Y-%m-%d"), "version": "playlistgen test split", "seed_tracks": seed_tracks}
+    write_json(out_set, {**info, "playlists": challenge}, indent=None)
+    write_json(out_truth, {**info, "playlists": held}, indent=None)
+    log.info("wrote %d challenge playlists to %s and their held-out tracks to %s", len(challenge), out_set, out_truth)
+    return {"playlists": len(challenge), "held_out_tracks": sum(len(h["tracks"]) for h in held)}

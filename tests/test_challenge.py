@@ -1,0 +1,81 @@
+"""The RecSys Challenge 2018 layout as an evaluation input: building a set from the test split, answering it with a
+bundle, the submission CSV and the challenge metrics."""
+import csv
+import json
+
+import pytest
+
+from playlistgen.catalog import LoadReport
+from playlistgen.challenge import clicks, fill, read_challenge_set, score_answers
+from playlistgen.cli import admin_main
+from playlistgen.io import DataError
+
+
+def test_challenge_metrics_by_hand():
+    assert clicks(["a", "b"] + ["x"] * 20 + ["t"], {"t"}) == 2  # first hit at index 22: two pages refreshed
+    assert clicks(["a"] * 500, {"t"}) == 51
+    assert fill(["s1", "seed", "s2"], ["seed"], ["s2", "p1", "p2"], length=4) == ["s1", "s2", "p1", "p2"]
+    answers = {"1": ["t1", "x", "t2", "y"], "2": ["x", "y", "z", "w"], "3": ["t"]}
+    out = score_answers(answers, {"1": ["t1", "t2"], "2": ["q"], "3": []})
+    assert out["playlists"] == 2                     # a playlist without held-out tracks is not scored
+    assert out["r_precision"] == 0.25                # (1/2 + 0) / 2
+    assert out["clicks"] == 25.5                     # (0 + 51) / 2
+    assert out["recall@500"] == 0.5
+
+
+def test_challenge_set_defects(tmp_path):
+    path = tmp_path / "challenge_set.json"
+    path.write_text(json.dumps({"playlists": [
+        {"pid": 1, "name": "Chill Vibes!!", "num_holdouts": 10, "tracks": []},
+        {"pid": 2, "num_holdouts": 5, "tracks": [{"track_uri": "u1"}, {"pos": 1}]},
+    ]}))
+    report = LoadReport()
+    playlists = read_challenge_set(path, report)
+    assert [(p.pid, p.title, p.seeds) for p in playlists] == [("1", "chill vibes", []), ("2", "", ["u1"])]
+    assert report.skipped == {"challenge playlists without a name (answered with popular songs)": 1,
+                              "seed tracks without a track_uri": 1}
+    path.write_text(json.dumps({"playlists": [{"pid": 1, "tracks": []}, {"pid": 1, "tracks": []}]}))
+    with pytest.raises(DataError, match=r"playlists\[1\]: pid 1 appears twice"):
+        read_challenge_set(path, LoadReport())
+    path.write_text('{"playlists": [{"pid": 1, "na')
+    with pytest.raises(DataError, match="challenge_set.json: not valid JSON"):
+        read_challenge_set(path, LoadReport())
+
+
+def test_challenge_round_trip_on_the_tiny_bundle(tiny_project, tmp_path, capsys):
+    out_set, out_truth = tmp_path / "challenge_set.json", tmp_path / "truth.json"
+    assert admin_main(["make-challenge", "--catalog", str(tiny_project / "data/raw"), "--out-set", str(out_set),
+                       "--out-truth", str(out_truth), "--seed-tracks", "0,2",
+                       "--params", str(tiny_project / "params.yaml")]) == 0
+    challenge = json.loads(out_set.read_text())["playlists"]
+    truth = {p["pid"]: p["tracks"] for p in json.loads(out_truth.read_text())["playlists"]}
+    corpus_test = {json.loads(line)["playlist_id"] for line in (tiny_project / "data/work/corpus/test.jsonl").open()}
+    corpus_train = {json.loads(line)["playlist_id"] for line in (tiny_project / "data/work/corpus/train.jsonl").open()}
+    assert {p["pid"] for p in challenge} >= corpus_test and not {p["pid"] for p in challenge} & corpus_train
+    assert {len(p["tracks"]) for p in challenge} == {0, 2}
+    assert all(p["num_holdouts"] == len(truth[p["pid"]]) for p in challenge)
+    challenge.append({"pid": "no-name", "num_holdouts": 3, "tracks": []})   # a title-free playlist
+    out_set.write_text(json.dumps({"playlists": challenge}))
+
+    submission, metrics = tmp_path / "submission.csv", tmp_path / "metrics.json"
+    assert admin_main(["challenge", "--bundle", str(tiny_project / "data/bundle"), "--challenge-set", str(out_set),
+                       "--truth", str(out_truth), "--train", str(tiny_project / "data/work/corpus/train.jsonl"),
+                       "--output", str(submission), "--metrics", str(metrics), "--clusters", "10"]) == 0
+    rows = list(csv.reader(submission.open()))
+    assert rows[0][0] == "team_info" and len(rows) == len(challenge) + 1
+    seeds = {p["pid"]: {t["track_uri"] for t in p["tracks"]} for p in challenge}
+    for pid, *songs in rows[1:]:
+        assert len(songs) == len(set(songs)) == 500 and not seeds[pid] & set(songs)
+    m = json.loads(metrics.read_text())
+    assert m["named"] == len(challenge) - 1 and m["missing_truth"] == 1
+    assert set(m["methods"]) == {"model", "popularity", "title_knn"}
+    model = m["methods"]["model"]
+    assert set(model["by_seed_tracks"]) == {"0", "2"}
+    assert model["named"]["playlists"] == len(challenge) - 1 and 0 < model["named"]["expansion_f1"] <= 1
+    assert model["named"]["ndcg"] > 0 and 0 <= model["named"]["clicks"] <= 51
+    before = submission.read_bytes()
+    out_set.write_text('{"playlists": [')
+    assert admin_main(["challenge", "--bundle", str(tiny_project / "data/bundle"), "--challenge-set", str(out_set),
+                       "--output", str(submission)]) == 2
+    assert "not valid JSON" in capsys.readouterr().err
+    assert submission.read_bytes() == before  # a failed run leaves the earlier submission alone
