@@ -39,7 +39,8 @@ def normalize_mpd_title(name: str) -> str:
 
 
 def read_mpd(paths: list[str], report: LoadReport, min_track_frequency: int = 1) -> tuple[list[dict], list[dict]]:
-    """Songs (deduplicated by track URI, popularity = playlists holding it) and playlists from MPD slices."""
+    """Songs (deduplicated by track URI, popularity = playlists holding it; import_mpd_catalog narrows that to
+    training playlists) and playlists from MPD slices."""
     songs: dict[str, dict] = {}
     count: Counter = Counter()
     playlists = []
@@ -166,16 +167,29 @@ def write_catalog(out_dir: str | Path, songs: list[dict] | None, playlists: list
         save_npz(out_dir / FEATURES_DIR / f"{name}.npz", song_ids=np.asarray(ids, dtype=str), vectors=vectors)
 
 
-def embed_features(songs: list[dict], playlists: list[dict], collab_dim: int, seed: int, val_share: float,
-                   test_share: float, text_features: bool) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+def training_playlists(playlists: list[dict], seed: int, val_share: float, test_share: float) -> list[Playlist]:
+    """The playlists the corpus stage will put in its training split (the split is a seeded hash of the id)."""
+    from .corpus import split_of
+
+    return [Playlist(p["playlist_id"], p["title"], p["song_ids"]) for p in playlists
+            if split_of(p["playlist_id"], seed, val_share, test_share) == "train"]
+
+
+def set_training_popularity(songs: list[dict], train: list[Playlist]) -> None:
+    """popularity = training playlists holding the song. Counting every playlist would leak the test playlists
+    into the popularity baseline and into the popular-first order of songs within a cluster."""
+    count = Counter(s for p in train for s in set(p.song_ids))
+    for song in songs:
+        song["popularity"] = float(count[song["song_id"]])
+
+
+def embed_features(songs: list[dict], train: list[Playlist], collab_dim: int, seed: int,
+                   text_features: bool) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Feature sets for a catalog without song vectors: `collab` (PPMI + SVD of co-occurrence in the training
     playlists only, so evaluation does not leak) and with `text_features` a `text` set (sentence embeddings of
     title, artist, album) of the same dimension, so that the two can be averaged."""
-    from .corpus import split_of
     from .embed import collaborative_vectors, text_vectors
 
-    train = [Playlist(p["playlist_id"], p["title"], p["song_ids"]) for p in playlists
-             if split_of(p["playlist_id"], seed, val_share, test_share) == "train"]
     ids, vectors = collaborative_vectors(train, collab_dim, seed)
     features = {"collab": (np.array(ids), vectors)}
     if text_features:
@@ -189,7 +203,9 @@ def import_mpd_catalog(paths: list[str], out_dir: str | Path, min_track_frequenc
     """MPD slices -> a catalog directory with the embedded feature sets (see embed_features)."""
     report = LoadReport()
     songs, playlists = read_mpd(paths, report, min_track_frequency)
-    features = embed_features(songs, playlists, collab_dim, seed, val_share, test_share, text_features)
+    train = training_playlists(playlists, seed, val_share, test_share)
+    set_training_popularity(songs, train)
+    features = embed_features(songs, train, collab_dim, seed, text_features)
     write_catalog(out_dir, songs, playlists, features)
     report.log()
     log.info("wrote %d songs, %d playlists, %d collaborative vectors to %s", len(songs), len(playlists),
@@ -208,10 +224,14 @@ def import_files_catalog(songs_path: str | Path, playlists_path: str | Path, vec
     songs = read_songs_table(songs_path, report)
     known = {s["song_id"] for s in songs}
     playlists = read_playlists_table(playlists_path, known, report)
+    train = training_playlists(playlists, seed, val_share, test_share)
+    if not any(s["popularity"] for s in songs):
+        log.info("no song popularity given: using the count of training playlists holding each song")
+        set_training_popularity(songs, train)
     if vectors:
         features = {name: read_vectors_table(path, name, known, report) for name, path in vectors.items()}
     else:
-        features = embed_features(songs, playlists, collab_dim, seed, val_share, test_share, text_features)
+        features = embed_features(songs, train, collab_dim, seed, text_features)
     write_catalog(out_dir, songs, playlists, features)
     report.log()
     log.info("wrote %d songs, %d playlists, feature sets %s to %s", len(songs), len(playlists),

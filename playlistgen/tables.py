@@ -27,7 +27,7 @@ from typing import Iterator
 import numpy as np
 
 from .catalog import LoadReport, clean_title
-from .io import DataError
+from .io import DataError, read_jsonl
 
 log = logging.getLogger(__name__)
 
@@ -65,20 +65,11 @@ def read_rows(path: str | Path) -> Iterator[tuple[str, dict]]:
         except (OSError, ValueError) as e:  # pyarrow.ArrowInvalid is a ValueError
             raise DataError(f"{path}: not a readable Parquet file ({e}); write it again.") from None
         return
+    if fmt == "jsonl":
+        for line_no, record in read_jsonl(path):
+            yield f"{path}, line {line_no}", record
+        return
     with open(path, encoding="utf-8", newline="") as f:
-        if fmt == "jsonl":
-            for line_no, line in enumerate(f, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    record = json.loads(line)
-                except json.JSONDecodeError as e:
-                    raise DataError(f"{path}, line {line_no}: not valid JSON ({e.msg}); the file is truncated or "
-                                    "not JSON lines (one object per line).") from None
-                if not isinstance(record, dict):
-                    raise DataError(f"{path}, line {line_no}: expected a JSON object, got {type(record).__name__}.")
-                yield f"{path}, line {line_no}", record
-            return
         reader = csv.DictReader(f, delimiter="\t" if fmt == "tsv" else ",")
         if not reader.fieldnames:
             raise DataError(f"{path}: empty; a table needs a header row.")

@@ -80,6 +80,12 @@ def test_collaborative_vectors_use_training_playlists_and_separate_genres(tmp_pa
     write_mpd(tmp_path / "mpd", playlists_per_slice=150)
     import_mpd_catalog([str(tmp_path / "mpd" / "*.json")], tmp_path / "catalog", 1, 8, 0, 0.05, 0.1)
     catalog = load_catalog(tmp_path / "catalog")
+    from playlistgen.corpus import split_of
+
+    train = [p for p in catalog.playlists if split_of(p.playlist_id, 0, 0.05, 0.1) == "train"]
+    assert len(train) < len(catalog.playlists)
+    for song in catalog.songs.values():  # popularity counts training playlists only (no test leak)
+        assert song.popularity == sum(song.song_id in p.song_ids for p in train)
     collab = catalog.features["collab"]
     x = collab.vectors / np.linalg.norm(collab.vectors, axis=1, keepdims=True)
     genre = np.array([s.split(":")[2].rstrip("0123456789") for s in collab.song_ids])
