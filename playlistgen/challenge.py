@@ -6,8 +6,8 @@ tracks]}]}`: playlists with a name and no or a few seed tracks. The truth file h
 held-out tracks under "tracks". `make_challenge_set` writes such a pair from a catalog's held-out test split (the
 same seeded split the corpus stage uses, so the model never trained on those playlists).
 
-Each answer is 500 distinct tracks, seeds excluded: the songs of the generated clusters (round-robin over the
-clusters in generated order, most popular first within each), then the most popular catalog songs. A playlist
+Each answer is 500 distinct tracks, seeds excluded: the songs of the generated clusters (popularity discounted by
+the rank of the song's cluster, see ClusterIndex.ranked_songs), then the most popular catalog songs. A playlist
 without a name gets popular songs only (a title model has nothing to go on); the metrics count those apart.
 """
 from __future__ import annotations
@@ -112,8 +112,8 @@ def answer(gen, playlists: list[ChallengePlaylist], n_clusters: int, batch_size:
         chunk = named[start:start + batch_size]
         for p, seq in zip(chunk, gen.generate_clusters_batch([p.title for p in chunk], n_clusters, beams)):
             clusters[p.pid] = seq
-    answers = {p.pid: fill(gen.index.ranked_songs(clusters.get(p.pid, []), ANSWER_LENGTH + len(p.seeds)), p.seeds,
-                           popular) for p in playlists}
+    answers = {p.pid: fill(gen.index.ranked_songs(clusters.get(p.pid, []), ANSWER_LENGTH + len(p.seeds),
+                                                  gen.popularity), p.seeds, popular) for p in playlists}
     return answers, clusters
 
 

@@ -58,7 +58,7 @@ def main(params: dict) -> None:
     n_clusters = [max(1, len(distinct(s))) for s in sequences]
     n_songs = max(p["ks"])
     recs = {
-        "model": model_recommendations(sequences, index, n_songs),
+        "model": model_recommendations(sequences, index, n_songs, {s: v.popularity for s, v in songs.items()}),
         "popularity": PopularityBaseline(train).recommend(titles, n_clusters, n_songs),
         "title_knn": TitleKnnBaseline(train, p["knn_neighbours"], tuple(p["knn_ngram"])).recommend(titles, n_clusters, n_songs),
     }

@@ -16,6 +16,15 @@ def test_ranked_songs_round_robin_in_generated_order():
     assert distinct(["x", "y", "x"]) == ["x", "y"]
 
 
+def test_ranked_songs_discount_popularity_by_cluster_rank():
+    popularity = {"a": 10, "b": 9, "c": 1, "d": 4, "e": 3, "f": 0}
+    # scores with clusters in order 2-2 (rank 0), 0-1 (1), 1-0 (2): e 3, f 0, a 5, b 4.5, c 0.5, d 4/3
+    assert INDEX.ranked_songs(["2-2", "0-1", "1-0"], popularity=popularity) == ["a", "b", "e", "d", "c", "f"]
+    assert INDEX.ranked_songs(["2-2", "0-1", "1-0"], limit=2, popularity=popularity) == ["a", "b"]
+    # equal scores keep the round-robin order
+    assert INDEX.ranked_songs(["0-1", "2-2"], popularity={}) == ["a", "e", "b", "f", "c"]
+
+
 def test_sampling_one_song_per_cluster_never_twice():
     rng = np.random.default_rng(0)
     for _ in range(20):
