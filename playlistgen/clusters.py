@@ -34,10 +34,9 @@ class ClusterIndex:
         """Songs of the distinct clusters, best first, at most `limit`.
 
         With `popularity`, a song scores its popularity divided by 1 + the rank of its cluster among the generated
-        ones, so a popular song of the third cluster can beat a rare one of the first (on the validation split this
-        harmonic discount beat round-robin on every ranking metric, and the discounts 1/(1+r)^0.5 and 1/(1+r)^2 on
-        NDCG@10). Without it, or between equal scores: round-robin, the most popular song of each cluster in the
-        given order, then the second of each, and so on."""
+        ones, so a popular song of the third cluster can beat a rare one of the first (on validation splits this
+        beat round-robin on every ranking metric; README, Evaluation). Without it, or between equal scores:
+        round-robin, the most popular song of each cluster in the given order, then the second of each, and so on."""
         pools = [self.songs_in_cluster.get(key, []) for key in dict.fromkeys(keys)]
         order: list[str] = []
         depth = 0
