@@ -5,7 +5,7 @@
     tokenizer/               title + code tokenizer
     clusters.json            cluster key -> songs (most popular first)
     codebooks.safetensors    frozen RQ codebooks: encode new songs' vectors into the same semantic IDs
-    songs.jsonl              display metadata: song_id, title, artist, album, popularity
+    songs.jsonl              display metadata: song_id, title, artist, album, popularity, playlist_count
     song_semantic_ids.jsonl  song -> full semantic ID (regenerated from features + codebooks when missing)
 """
 from __future__ import annotations
@@ -21,9 +21,11 @@ FORMAT_VERSION = 1
 
 def export_bundle(out_dir: str | Path, model_dir: Path, tokenizer_dir: Path, clusters_path: Path, codebooks_path: Path,
                   semantic_ids_path: Path, songs: dict, decode_defaults: dict, params: dict,
-                  data_dir: str | None = None) -> None:
+                  data_dir: str | None = None, playlist_counts: dict[str, int] | None = None) -> None:
     """Copy the stage outputs into a bundle folder, atomically; `data_dir` is recorded as the catalog to generate
-    semantic IDs from if the bundle's ID file goes missing."""
+    semantic IDs from if the bundle's ID file goes missing; `playlist_counts` (training playlists holding each song)
+    order the songs of generated clusters (clusters.ranking_weights)."""
+    playlist_counts = playlist_counts or {}
     import accelerate
     import tokenizers
     import torch
@@ -36,7 +38,8 @@ def export_bundle(out_dir: str | Path, model_dir: Path, tokenizer_dir: Path, clu
         shutil.copy2(codebooks_path, tmp / "codebooks.safetensors")
         shutil.copy2(semantic_ids_path, tmp / "song_semantic_ids.jsonl")
         write_jsonl(tmp / "songs.jsonl", ({"song_id": s.song_id, "title": s.title, "artist": s.artist,
-                                           "album": s.album, "tags": s.tags, "popularity": s.popularity}
+                                           "album": s.album, "tags": s.tags, "popularity": s.popularity,
+                                           "playlist_count": playlist_counts.get(s.song_id, 0)}
                                           for s in songs.values()))
         write_json(tmp / "manifest.json", {
             "format_version": FORMAT_VERSION,

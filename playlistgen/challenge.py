@@ -6,9 +6,10 @@ tracks]}]}`: playlists with a name and no or a few seed tracks. The truth file h
 held-out tracks under "tracks". `make_challenge_set` writes such a pair from a catalog's held-out test split (the
 same seeded split the corpus stage uses, so the model never trained on those playlists).
 
-Each answer is 500 distinct tracks, seeds excluded: the songs of the generated clusters (popularity discounted by
-the rank of the song's cluster, see ClusterIndex.ranked_songs), then the most popular catalog songs. A playlist
-without a name gets popular songs only (a title model has nothing to go on); the metrics count those apart.
+Each answer is 500 distinct tracks, seeds excluded: the songs of the generated clusters (training-playlist counts
+discounted by the rank of the song's cluster, see clusters.ranking_weights and ClusterIndex.ranked_songs), then
+the songs most training playlists hold ("popular"). A playlist without a name gets popular songs only (a title
+model has nothing to go on); the metrics count those apart.
 """
 from __future__ import annotations
 
@@ -105,7 +106,7 @@ def fill(ranked: list[str], seeds: list[str], popular: list[str], length: int = 
 def answer(gen, playlists: list[ChallengePlaylist], n_clusters: int, batch_size: int = 64,
            beams: int | None = None) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
     """(pid -> 500 ranked track URIs, pid -> generated clusters) for every playlist, titles decoded in batches."""
-    popular = sorted(gen.songs, key=lambda s: -gen.popularity[s])
+    popular = sorted(gen.songs, key=lambda s: -gen.ranking_weights[s])
     named = [p for p in playlists if p.title]
     clusters: dict[str, list[str]] = {}
     for start in range(0, len(named), batch_size):
@@ -113,7 +114,7 @@ def answer(gen, playlists: list[ChallengePlaylist], n_clusters: int, batch_size:
         for p, seq in zip(chunk, gen.generate_clusters_batch([p.title for p in chunk], n_clusters, beams)):
             clusters[p.pid] = seq
     answers = {p.pid: fill(gen.index.ranked_songs(clusters.get(p.pid, []), ANSWER_LENGTH + len(p.seeds),
-                                                  gen.popularity), p.seeds, popular) for p in playlists}
+                                                  gen.ranking_weights), p.seeds, popular) for p in playlists}
     return answers, clusters
 
 
@@ -158,7 +159,7 @@ def evaluate_challenge(gen, playlists: list[ChallengePlaylist], truth: dict[str,
     missing = [p.pid for p in playlists if p.pid not in truth]
     if len(missing) == len(playlists):
         raise DataError("the truth file holds none of the challenge set's pids; pass the matching truth file.")
-    popular = sorted(gen.songs, key=lambda s: -gen.popularity[s])
+    popular = sorted(gen.songs, key=lambda s: -gen.ranking_weights[s])
     methods = {"model": answers, "popularity": {p.pid: fill([], p.seeds, popular) for p in playlists}}
     if train_path is not None:
         from .baselines import TitleKnnBaseline

@@ -47,12 +47,12 @@ def score(recs: list[Recommendation], examples: list[Example], index: ClusterInd
 
 
 def model_recommendations(sequences: list[list[str]], index: ClusterIndex, n_songs: int,
-                          popularity: dict[str, float]) -> list[Recommendation]:
-    """The model's clusters (distinct, generated order) and its top `n_songs` songs: popularity discounted by the
-    rank of the song's cluster (ClusterIndex.ranked_songs)."""
+                          weights: dict[str, float]) -> list[Recommendation]:
+    """The model's clusters (distinct, generated order) and its top `n_songs` songs: `weights` (ranking_weights)
+    discounted by the rank of the song's cluster (ClusterIndex.ranked_songs)."""
     from .clusters import distinct
 
-    return [Recommendation(distinct(seq), index.ranked_songs(seq, n_songs, popularity)) for seq in sequences]
+    return [Recommendation(distinct(seq), index.ranked_songs(seq, n_songs, weights)) for seq in sequences]
 
 
 def sampled_playlist_metrics(sequences: list[list[str]], examples: list[Example], index: ClusterIndex,

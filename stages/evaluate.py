@@ -1,5 +1,6 @@
 """evaluate stage: model vs baselines on the test playlists; writes metrics/evaluate.json and samples."""
 import time
+from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 
@@ -10,7 +11,7 @@ from transformers import T5ForConditionalGeneration
 from playlistgen.baselines import DenseTitleKnnBaseline, PopularityBaseline, TitleKnnBaseline
 from playlistgen.catalog import load_catalog, load_songs
 from playlistgen.features import combine_feature_sets
-from playlistgen.clusters import ClusterIndex, distinct
+from playlistgen.clusters import ClusterIndex, distinct, ranking_weights
 from playlistgen.corpus import read_examples
 from playlistgen.decode import ClusterConstraint, DecodeConfig
 from playlistgen.evaluate import (decode_all, format_samples, length_bucket, model_recommendations,
@@ -58,7 +59,8 @@ def main(params: dict) -> None:
     n_clusters = [max(1, len(distinct(s))) for s in sequences]
     n_songs = max(p["ks"])
     recs = {
-        "model": model_recommendations(sequences, index, n_songs, {s: v.popularity for s, v in songs.items()}),
+        "model": model_recommendations(sequences, index, n_songs, ranking_weights(
+            Counter(s for e in train for s in e.song_ids), {s: v.popularity for s, v in songs.items()})),
         "popularity": PopularityBaseline(train).recommend(titles, n_clusters, n_songs),
         "title_knn": TitleKnnBaseline(train, p["knn_neighbours"], tuple(p["knn_ngram"])).recommend(titles, n_clusters, n_songs),
     }

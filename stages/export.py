@@ -1,8 +1,10 @@
 """export stage: the self-contained inference bundle (data/bundle)."""
+from collections import Counter
 from pathlib import Path
 
 from playlistgen.bundle import export_bundle
 from playlistgen.catalog import load_songs
+from playlistgen.corpus import read_examples
 
 from ._common import run
 
@@ -22,6 +24,7 @@ def main(params: dict) -> None:
                          "max_source_tokens": params["train"]["max_source_tokens"], "top_p": params["export"]["top_p"]},
         params={k: params[k] for k in ("quantize", "corpus", "train")},
         data_dir=base["raw_dir"],
+        playlist_counts=Counter(s for e in read_examples(work / "corpus" / "train.jsonl") for s in e.song_ids),
     )
 
 

@@ -1,6 +1,6 @@
 import numpy as np
 
-from playlistgen.clusters import ClusterIndex, distinct, sample_playlist
+from playlistgen.clusters import ClusterIndex, distinct, ranking_weights, sample_playlist
 
 INDEX = ClusterIndex(2, 4, {"0-1": ["a", "b", "c"], "1-0": ["d"], "2-2": ["e", "f"]})
 
@@ -40,3 +40,8 @@ def test_sampling_differs_across_draws_and_popularity_weighting_favours_the_head
     assert draws == {"a", "b", "c"}
     weighted = [sample_playlist(["0-1"], INDEX, rng, {"a": 100.0, "b": 0.01, "c": 0.01})[0][0] for _ in range(50)]
     assert weighted.count("a") > 45
+
+
+def test_ranking_weights_count_training_playlists_then_popularity():
+    w = ranking_weights({"a": 2, "b": 2, "c": 0}, {"a": 1.0, "b": 5.0, "c": 100.0, "d": 0.0})
+    assert sorted(w, key=lambda s: -w[s]) == ["b", "a", "c", "d"]  # c's popularity never outweighs one playlist

@@ -83,3 +83,14 @@ def test_interactive_mode_rerolls_changes_length_and_shows_clusters(tiny_project
     assert [len(t.strip().splitlines()) - 1 for t in tables] == [5, 5, 3, 3]
     assert f"cluster {cluster}: {len(gen.index.songs_in_cluster[cluster])} songs" in out.stdout
     assert "no cluster 'nope'" in out.stdout
+
+
+def test_bundle_ranks_by_training_playlist_counts(gen, tiny_project):
+    import json
+    from collections import Counter
+
+    train = [json.loads(line) for line in (tiny_project / "data/work/corpus/train.jsonl").open()]
+    counts = Counter(s for e in train for s in e["song_ids"])
+    assert {s: r["playlist_count"] for s, r in gen.songs.items() if r["playlist_count"]} == dict(counts)
+    top = max(gen.ranking_weights, key=gen.ranking_weights.get)
+    assert counts[top] == max(counts.values())
