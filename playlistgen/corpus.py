@@ -26,9 +26,10 @@ class Example:
 
 
 def build_examples(
-    playlists: list[Playlist], cluster_of_song: dict[str, str], max_clusters: int, min_songs: int
+    playlists: list[Playlist], cluster_of_song: dict[str, str], max_clusters: int | None, min_songs: int
 ) -> tuple[list[Example], dict]:
-    """One example per playlist with at least `min_songs` songs that have a cluster; returns examples and counts."""
+    """One example per playlist with at least `min_songs` songs that have a cluster; returns examples and counts.
+    Clusters stay in playlist order, cut to `max_clusters` (None: all; order_targets cuts later)."""
     examples, dropped_songs, too_short = [], 0, 0
     for playlist in playlists:
         with_id = [s for s in playlist.song_ids if s in cluster_of_song]
@@ -36,7 +37,9 @@ def build_examples(
         if len(with_id) < min_songs:
             too_short += 1
             continue
-        clusters = [cluster_of_song[s] for s in with_id][:max_clusters]
+        clusters = [cluster_of_song[s] for s in with_id]
+        if max_clusters is not None:
+            clusters = clusters[:max_clusters]
         examples.append(Example(playlist.playlist_id, playlist.title, clusters, with_id))
     stats = {
         "playlists_in": len(playlists),
@@ -65,6 +68,35 @@ def split_examples(examples: list[Example], val_share: float, test_share: float,
     for e in examples:
         splits[split_of(e.playlist_id, seed, val_share, test_share)].append(e)
     return splits
+
+
+def order_targets(splits: dict[str, list[Example]], order: str, max_clusters: int) -> None:
+    """Set each example's target clusters (in place), at most `max_clusters`:
+
+    - `playlist`: playlist order, repeats kept (design doc 000: a repeated cluster carries its weight);
+    - `characteristic`: distinct clusters, most characteristic of the playlist first, scored by TF-IDF over the
+      training playlists: count in the playlist x (1 + ln((1 + N) / (1 + playlists holding it))). The first clusters
+      the model learns to emit are then what sets this playlist apart, not what it happened to start with, nor the
+      popular clusters every playlist holds. Ties keep playlist order.
+    """
+    import math
+    from collections import Counter
+
+    if order == "playlist":
+        for rows in splits.values():
+            for e in rows:
+                e.clusters = e.clusters[:max_clusters]
+        return
+    if order != "characteristic":
+        raise ValueError(f"corpus.target_order must be playlist or characteristic, not {order!r}.")
+    holding = Counter(c for e in splits["train"] for c in set(e.clusters))
+    n = len(splits["train"])
+    for rows in splits.values():
+        for e in rows:
+            count = Counter(e.clusters)
+            first = {c: i for i, c in reversed(list(enumerate(e.clusters)))}
+            score = {c: k * (1 + math.log((1 + n) / (1 + holding[c]))) for c, k in count.items()}
+            e.clusters = sorted(count, key=lambda c: (-score[c], first[c]))[:max_clusters]
 
 
 def read_examples(path) -> list[Example]:

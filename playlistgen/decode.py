@@ -171,14 +171,24 @@ def encode_titles(tokenizer, titles: list[str], max_source_tokens: int, device) 
 @torch.inference_mode()
 def generate_clusters(model, tokenizer, vocab: CodeVocab, constraint: ClusterConstraint | None, titles: list[str],
                       cfg: DecodeConfig, max_source_tokens: int, num_return_sequences: int = 1,
-                      generator_seed: int | None = None) -> tuple[list[list[list[str]]], int, int]:
+                      generator_seed: int | None = None, title_encoder=None) -> tuple[list[list[list[str]]], int, int]:
     """Generate cluster sequences for titles: returns (per title a list of sequences, invalid tuples, tuples).
 
-    Each sequence is a list of cluster keys in generated order, repeats kept.
+    Each sequence is a list of cluster keys in generated order, repeats kept. A model that reads pretrained title
+    states (model.TitleT5 with title_proj) needs the `title_encoder` it was trained with.
     """
     model.eval()
     device = next(model.parameters()).device
     batch = encode_titles(tokenizer, titles, max_source_tokens, device)
+    if getattr(model, "title_proj", None) is not None:
+        if title_encoder is None:
+            raise ValueError("this model reads pretrained title states: pass title_encoder (title_encoder.py).")
+        from .title_encoder import pad_states
+
+        states, states_mask = pad_states(title_encoder.states(titles))
+        encoder_outputs, mask = model.encode(batch["input_ids"], batch["attention_mask"], states.to(device),
+                                             states_mask.to(device))
+        batch = {"encoder_outputs": encoder_outputs, "attention_mask": mask}
     processors = LogitsProcessorList([constraint] if cfg.constrained and constraint is not None else [])
     if generator_seed is not None:
         torch.manual_seed(generator_seed)

@@ -98,7 +98,8 @@ def length_bucket(n_songs: int, edges: list[int]) -> str:
     return f">={lo}"
 
 
-def decode_all(model, tokenizer, vocab, constraint, titles, cfg, max_source_tokens, batch_size, accelerator):
+def decode_all(model, tokenizer, vocab, constraint, titles, cfg, max_source_tokens, batch_size, accelerator,
+               title_encoder=None):
     """Generate for all titles, sharded across processes; returns (sequences in input order, invalid, total)."""
     from accelerate.utils import gather_object
 
@@ -109,7 +110,7 @@ def decode_all(model, tokenizer, vocab, constraint, titles, cfg, max_source_toke
         for start in range(0, len(shard), batch_size):
             chunk = shard[start:start + batch_size]
             seqs, bad, n = generate_clusters(model, tokenizer, vocab, constraint, [t for _, t in chunk], cfg,
-                                             max_source_tokens)
+                                             max_source_tokens, title_encoder=title_encoder)
             local += [(i, s[0]) for (i, _), s in zip(chunk, seqs)]
             invalid, total = invalid + bad, total + n
     gathered = sorted(gather_object(local))

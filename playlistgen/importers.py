@@ -215,10 +215,13 @@ def import_mpd_catalog(paths: list[str], out_dir: str | Path, min_track_frequenc
 
 def import_files_catalog(songs_path: str | Path, playlists_path: str | Path, vectors: dict[str, str],
                          out_dir: str | Path, collab_dim: int, seed: int, val_share: float, test_share: float,
-                         text_features: bool = False) -> LoadReport:
+                         text_features: bool = False, standardize: bool = True, embed: bool = True) -> LoadReport:
     """Plain CSV/TSV/JSONL/Parquet tables (tables.py) -> a catalog directory. `vectors` maps a feature set name to
-    its table; with none given, feature sets are embedded from the playlists and song text as for MPD."""
-    from .tables import read_playlists_table, read_songs_table, read_vectors_table
+    its table; each numeric column is standardised (zero mean, unit variance over the songs) unless `standardize`
+    is off, so that raw features of different units (duration_ms beside danceability) weigh alike. With `embed`
+    (or when no table is given), the `collab` and (with `text_features`) `text` sets are embedded from the
+    playlists and song text as for MPD, beside the given ones; `quantize.features` picks which sets are used."""
+    from .tables import read_playlists_table, read_songs_table, read_vectors_table, standardize_columns
 
     report = LoadReport()
     songs = read_songs_table(songs_path, report)
@@ -228,10 +231,16 @@ def import_files_catalog(songs_path: str | Path, playlists_path: str | Path, vec
     if not any(s["popularity"] for s in songs):
         log.info("no song popularity given: using the count of training playlists holding each song")
         set_training_popularity(songs, train)
-    if vectors:
-        features = {name: read_vectors_table(path, name, known, report) for name, path in vectors.items()}
-    else:
-        features = embed_features(songs, train, collab_dim, seed, text_features)
+    features = {}
+    for name, path in vectors.items():
+        ids, table = read_vectors_table(path, name, known, report)
+        features[name] = (ids, standardize_columns(table) if standardize else table)
+    if embed or not vectors:
+        clashes = sorted(set(features) & {"collab", "text"})
+        if clashes:
+            raise DataError(f"vector tables named {clashes} clash with the embedded feature sets; rename them "
+                            "(e.g. --vectors audio=...) or turn embedding off (data.embed.with_tables: false).")
+        features.update(embed_features(songs, train, collab_dim, seed, text_features))
     write_catalog(out_dir, songs, playlists, features)
     report.log()
     log.info("wrote %d songs, %d playlists, feature sets %s to %s", len(songs), len(playlists),
@@ -260,7 +269,10 @@ def main(argv: list[str] | None = None) -> int:
     files.add_argument("--songs", required=True)
     files.add_argument("--playlists", required=True)
     files.add_argument("--vectors", action="append", default=[], metavar="NAME=PATH",
-                       help="a feature set table; repeat for several; none = embed from playlists (and text)")
+                       help="a feature set table; repeat for several (each column standardised)")
+    files.add_argument("--raw-vectors", action="store_true", help="keep vector columns as given (no standardising)")
+    files.add_argument("--no-embed", action="store_true",
+                       help="only the given vector tables (by default collab/text sets are embedded beside them)")
     files.add_argument("--output", required=True)
     for p in (mpd, files):
         p.add_argument("--collab-dim", type=int, default=64)
@@ -281,7 +293,8 @@ def main(argv: list[str] | None = None) -> int:
                                args.val_share, args.test_share, args.text_features)
         elif args.source == "files":
             import_files_catalog(args.songs, args.playlists, _named_paths(args.vectors), args.output,
-                                 args.collab_dim, args.seed, args.val_share, args.test_share, args.text_features)
+                                 args.collab_dim, args.seed, args.val_share, args.test_share, args.text_features,
+                                 standardize=not args.raw_vectors, embed=not args.no_embed)
         else:
             report = LoadReport()
             feats = {f: read_creative_emb(args.input, f, report, args.trust_pickle)

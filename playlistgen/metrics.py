@@ -79,3 +79,36 @@ def jaccard(a: set, b: set) -> float:
 def mean(values: Sequence[float]) -> float:
     """Macro average over playlists; 0 for none."""
     return float(sum(values) / len(values)) if values else 0.0
+
+
+def label_precision_at_k(ranked: Sequence, label_of_item: dict, label, k: int) -> float:
+    """Share of the first k items whose label equals `label` (e.g. genre@20: answered songs of the playlist's
+    genre); in [0, 1]. The denominator is k: items without a label, or missing from a list shorter than k, miss."""
+    return sum(1 for item in ranked[:k] if label_of_item.get(item) == label) / k
+
+
+def top_list_diversity(lists: Sequence[Sequence], k: int) -> tuple[float, float]:
+    """(distinct top-k lists / lists, share of lists equal to the commonest top-k list); both in (0, 1].
+    A model that ignores its input gives one list to everyone: (1/n, 1)."""
+    from collections import Counter
+
+    if not lists:
+        return 0.0, 0.0
+    counts = Counter(tuple(items[:k]) for items in lists)
+    return len(counts) / len(lists), counts.most_common(1)[0][1] / len(lists)
+
+
+def paired_bootstrap(a: Sequence[float], b: Sequence[float], resamples: int, seed: int,
+                     level: float = 0.95) -> dict:
+    """Mean of a - b over paired per-playlist values and its percentile bootstrap interval (Efron & Tibshirani
+    1993), resampling playlists with replacement: {"diff", "lo", "hi"}. An interval above 0 means a beats b."""
+    import numpy as np
+
+    diff = np.asarray(a, dtype=np.float64) - np.asarray(b, dtype=np.float64)
+    if diff.size == 0:
+        return {"diff": 0.0, "lo": 0.0, "hi": 0.0}
+    rng = np.random.default_rng(seed)
+    means = diff[rng.integers(0, diff.size, size=(resamples, diff.size))].mean(1)
+    tail = (1 - level) / 2 * 100
+    return {"diff": round(float(diff.mean()), 4), "lo": round(float(np.percentile(means, tail)), 4),
+            "hi": round(float(np.percentile(means, 100 - tail)), 4)}

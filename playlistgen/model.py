@@ -1,13 +1,56 @@
-"""The generator: a T5 encoder-decoder built from a small config (no pretrained weights, no download)."""
+"""The generator: a T5 encoder-decoder built from a small config (no download). With `title_state_dim`, its encoder
+reads a pretrained sentence encoder's token states of the title (title_encoder.py), projected to d_model, followed
+by the title's own BPE tokens; the decoder cross-attends to both."""
 from __future__ import annotations
 
+import torch
+from torch import nn
 from transformers import T5Config, T5ForConditionalGeneration
+from transformers.modeling_outputs import BaseModelOutput
+
+
+class TitleT5(T5ForConditionalGeneration):
+    """T5ForConditionalGeneration whose encoder input may start with projected pretrained title states.
+
+    forward/encode take `title_states` (B, S_t, D) and `title_mask` (B, S_t) beside the BPE `input_ids` (B, S);
+    the encoder sees [proj(title_states); embed(input_ids)] of length S_t + S. Without `title_state_dim` in the
+    config it is a plain T5 (a checkpoint of one loads as the other)."""
+
+    def __init__(self, config: T5Config):
+        super().__init__(config)
+        dim = getattr(config, "title_state_dim", 0) or 0
+        self.title_proj = nn.Linear(dim, config.d_model) if dim else None
+
+    def encoder_inputs(self, input_ids, attention_mask, title_states=None, title_mask=None):
+        embeds = self.shared(input_ids)                                          # (B, S, d_model)
+        if self.title_proj is None or title_states is None:
+            return embeds, attention_mask
+        projected = self.title_proj(title_states.to(embeds.dtype))               # (B, S_t, d_model)
+        return torch.cat([projected, embeds], 1), torch.cat([title_mask.to(attention_mask.dtype), attention_mask], 1)
+
+    def encode(self, input_ids, attention_mask, title_states=None, title_mask=None):
+        """(encoder outputs, their attention mask): what `generate(encoder_outputs=..., attention_mask=...)` takes."""
+        embeds, mask = self.encoder_inputs(input_ids, attention_mask, title_states, title_mask)
+        hidden = self.encoder(inputs_embeds=embeds, attention_mask=mask).last_hidden_state
+        return BaseModelOutput(last_hidden_state=hidden), mask
+
+    def forward(self, input_ids=None, attention_mask=None, decoder_input_ids=None, decoder_attention_mask=None,
+                encoder_outputs=None, past_key_values=None, labels=None, title_states=None, title_mask=None,
+                **kwargs):
+        # the named arguments are those generate() checks its keyword arguments against
+        if encoder_outputs is None and input_ids is not None:
+            embeds, attention_mask = self.encoder_inputs(input_ids, attention_mask, title_states, title_mask)
+            return super().forward(inputs_embeds=embeds, attention_mask=attention_mask,
+                                   decoder_input_ids=decoder_input_ids, decoder_attention_mask=decoder_attention_mask,
+                                   past_key_values=past_key_values, labels=labels, **kwargs)
+        return super().forward(input_ids=input_ids, attention_mask=attention_mask, decoder_input_ids=decoder_input_ids,
+                               decoder_attention_mask=decoder_attention_mask, encoder_outputs=encoder_outputs,
+                               past_key_values=past_key_values, labels=labels, **kwargs)
 
 
 def build_model(vocab_size: int, pad_id: int, eos_id: int, d_model: int, num_layers: int, num_decoder_layers: int,
-                num_heads: int, d_kv: int, d_ff: int, dropout: float, seed: int) -> T5ForConditionalGeneration:
-    import torch
-
+                num_heads: int, d_kv: int, d_ff: int, dropout: float, seed: int,
+                title_state_dim: int = 0) -> TitleT5:
     if num_decoder_layers != num_layers:
         # transformers 5.x sizes the generation cache of encoder-decoder models from the encoder's layer count.
         raise ValueError(f"train.num_decoder_layers ({num_decoder_layers}) must equal train.num_layers ({num_layers}).")
@@ -17,9 +60,14 @@ def build_model(vocab_size: int, pad_id: int, eos_id: int, d_model: int, num_lay
         feed_forward_proj="gated-gelu",  # T5 v1.1 FFN: better than ReLU at this size
         tie_word_embeddings=False,
         pad_token_id=pad_id, eos_token_id=eos_id, decoder_start_token_id=pad_id,
+        title_state_dim=title_state_dim,
     )
     torch.manual_seed(seed)
-    return T5ForConditionalGeneration(config)
+    return TitleT5(config)
+
+
+def load_model(directory) -> TitleT5:
+    return TitleT5.from_pretrained(directory)
 
 
 def count_parameters(model) -> int:

@@ -251,3 +251,11 @@ def read_vectors_table(path: str | Path, name: str, known_song_ids: set[str] | N
     log.info("read feature set '%s': %d vectors of dim %d from %s", name, len(keep), dim, path)
     return (np.array([s for s, _ in keep], dtype=str),
             np.stack([a for _, a in keep]).astype(np.float32))
+
+
+def standardize_columns(vectors: np.ndarray) -> np.ndarray:
+    """Each column to zero mean and unit variance over the rows (constant columns become 0): raw feature tables mix
+    units (duration in ms beside shares in [0, 1]) and would otherwise be averaged and clustered by scale alone."""
+    x = vectors.astype(np.float64)
+    std = x.std(0)
+    return ((x - x.mean(0)) / np.where(std > 0, std, 1.0)).astype(np.float32)

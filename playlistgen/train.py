@@ -32,12 +32,18 @@ log = logging.getLogger(__name__)
 class EncodedExample:
     source: list[int]
     target: list[int]
+    title_states: np.ndarray | None = None  # (tokens, D) pretrained title-encoder states, when the model reads them
 
 
-def encode_examples(examples: list[Example], tokenizer, vocab: CodeVocab, max_source_tokens: int) -> list[EncodedExample]:
-    sources = tokenizer([e.title for e in examples], add_special_tokens=False, truncation=True,
-                        max_length=max_source_tokens - 1)["input_ids"]
-    return [EncodedExample(src + [vocab.eos_id], vocab.encode_clusters(e.clusters)) for src, e in zip(sources, examples)]
+def encode_examples(examples: list[Example], tokenizer, vocab: CodeVocab, max_source_tokens: int,
+                    title_encoder=None) -> list[EncodedExample]:
+    """Token ids of titles and targets; with a TitleEncoder also its (frozen) states of each title, computed once
+    here rather than at every step."""
+    titles = [e.title for e in examples]
+    sources = tokenizer(titles, add_special_tokens=False, truncation=True, max_length=max_source_tokens - 1)["input_ids"]
+    states = title_encoder.states(titles) if title_encoder is not None else [None] * len(examples)
+    return [EncodedExample(src + [vocab.eos_id], vocab.encode_clusters(e.clusters), st)
+            for src, e, st in zip(sources, examples, states)]
 
 
 class BucketBatchSampler(torch.utils.data.Sampler):
@@ -88,7 +94,12 @@ def collate(batch: list[EncodedExample], pad_id: int) -> dict[str, torch.Tensor]
         input_ids[i, :len(e.source)] = e.source
         labels[i, :len(e.target)] = e.target
     input_ids, labels = torch.from_numpy(input_ids), torch.from_numpy(labels)
-    return {"input_ids": input_ids, "attention_mask": (input_ids != pad_id).long(), "labels": labels}
+    out = {"input_ids": input_ids, "attention_mask": (input_ids != pad_id).long(), "labels": labels}
+    if batch[0].title_states is not None:
+        from .title_encoder import pad_states
+
+        out["title_states"], out["title_mask"] = pad_states([e.title_states for e in batch])  # (B, S_t, D), (B, S_t)
+    return out
 
 
 def make_loader(data: list[EncodedExample], batch_size: int, pad_id: int, seed: int, shuffle: bool,
@@ -114,13 +125,15 @@ def lr_lambda(warmup_steps: int, total_steps: int, schedule: str, min_lr_ratio: 
     return factor
 
 
-@dataclass
+@dataclass(kw_only=True)
 class TrainConfig:
+    """The loop's settings; `from_params` builds it from the params.yaml `train` block (keys named alike)."""
+
     epochs: int
     batch_size: int
     lr: float
     weight_decay: float
-    warmup_steps: int
+    warmup_share: float          # share of all optimizer steps spent in linear warmup
     schedule: str
     min_lr_ratio: float
     grad_accum: int
@@ -128,8 +141,23 @@ class TrainConfig:
     patience: int
     log_every: int
     seed: int
+    min_steps: int = 0           # epochs are raised until training runs at least this many optimizer steps
+    label_smoothing: float = 0.0
+    decoder_input_dropout: float = 0.0  # share of decoder input tokens replaced by <unk>, so the encoder must carry
     mixed_precision: str = "no"  # resolved: no | bf16 | fp16 (see make_accelerator)
     loader_workers: int = 0      # DataLoader worker processes that collate batches (see resolve_workers)
+
+    @classmethod
+    def from_params(cls, block: dict, seed: int, **resolved) -> "TrainConfig":
+        from dataclasses import fields
+
+        names = {f.name for f in fields(cls)} - {"seed"} - set(resolved)
+        missing = sorted(n for n in names if n not in block and n not in ("mixed_precision", "loader_workers"))
+        if missing:
+            from .io import DataError
+
+            raise DataError(f"params.yaml: train.{missing[0]} is missing; add it (see the README's train params).")
+        return cls(seed=seed, **{n: block[n] for n in names if n in block}, **resolved)
 
 
 def resolve_precision(choice: str) -> str:
@@ -275,12 +303,15 @@ class Checkpointer:
 
 def train_model(model, train_data, val_data, cfg: TrainConfig, accelerator, pad_id: int, out_dir: Path,
                 log_path: Path, val_log_path: Path, checkpoint_dir: Path | None = None, checkpoint_every: int = 0,
-                fingerprint: str = "") -> dict:
+                fingerprint: str = "", mask_id: int | None = None) -> dict:
     """Train, validate each epoch, keep the best weights in out_dir (save_pretrained); returns summary metrics.
 
     With `checkpoint_dir`, state is saved every `checkpoint_every` optimizer steps and after each epoch, and a
-    run with the same `fingerprint` resumes from the last checkpoint.
+    run with the same `fingerprint` resumes from the last checkpoint. `mask_id` is the token that
+    `cfg.decoder_input_dropout` puts in place of dropped decoder inputs.
     """
+    if cfg.decoder_input_dropout > 0 and mask_id is None:
+        raise ValueError("decoder_input_dropout needs mask_id (the tokenizer's unk id).")
     train_loader, train_sampler = make_loader(train_data, cfg.batch_size, pad_id, cfg.seed, shuffle=True,
                                               num_workers=cfg.loader_workers)
     val_loader, _ = make_loader(val_data, cfg.batch_size, pad_id, cfg.seed, shuffle=False)
@@ -291,12 +322,21 @@ def train_model(model, train_data, val_data, cfg: TrainConfig, accelerator, pad_
         lr=cfg.lr, fused=accelerator.device.type == "cuda",
     )
     steps_per_epoch = math.ceil(len(train_loader) / accelerator.num_processes / cfg.grad_accum)
+    epochs = cfg.epochs
+    if steps_per_epoch * epochs < cfg.min_steps:
+        epochs = math.ceil(cfg.min_steps / steps_per_epoch)
+        log.warning("%d training examples make %d optimizer steps per epoch: %d epochs would be %d steps, under "
+                    "train.min_steps (%d), which leaves a model near chance; training %d epochs instead. Lower "
+                    "train.batch_size for more, smaller steps.", len(train_data), steps_per_epoch, cfg.epochs,
+                    steps_per_epoch * cfg.epochs, cfg.min_steps, epochs)
+        cfg = replace(cfg, epochs=epochs)
     total_steps = steps_per_epoch * cfg.epochs
+    warmup_steps = max(1, round(cfg.warmup_share * total_steps))
     # A prepared scheduler steps once per process at each optimizer step (accelerate's convention), so the
     # schedule is laid out in those units to keep warmup and decay tied to optimizer steps.
     per_step = accelerator.num_processes
     scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lr_lambda(cfg.warmup_steps * per_step, total_steps * per_step, cfg.schedule, cfg.min_lr_ratio))
+        optimizer, lr_lambda(warmup_steps * per_step, total_steps * per_step, cfg.schedule, cfg.min_lr_ratio))
     model, optimizer, train_loader, val_loader, scheduler = accelerator.prepare(
         model, optimizer, train_loader, val_loader, scheduler)
 
@@ -320,7 +360,7 @@ def train_model(model, train_data, val_data, cfg: TrainConfig, accelerator, pad_
         for batch in bar:
             with accelerator.accumulate(model):
                 with autocast(cfg.mixed_precision, accelerator.device):
-                    loss = model(**batch, use_cache=False).loss
+                    loss = training_loss(model, batch, pad_id, cfg, mask_id)
                 accelerator.backward(loss)
                 if accelerator.sync_gradients and cfg.clip_grad_norm > 0:
                     accelerator.clip_grad_norm_(model.parameters(), cfg.clip_grad_norm)
@@ -358,7 +398,8 @@ def train_model(model, train_data, val_data, cfg: TrainConfig, accelerator, pad_
                     accelerator.unwrap_model(model, keep_torch_compile=False).save_pretrained(tmp)
         else:
             p.bad_epochs += 1
-            if p.bad_epochs >= cfg.patience:
+            # on small data the validation loss is noisy: no early stop before min_steps
+            if p.bad_epochs >= cfg.patience and p.step >= cfg.min_steps:
                 accelerator.print(f"early stop: no val improvement for {cfg.patience} epochs")
                 p.stopped_early = True
         if checkpointer:
@@ -373,6 +414,26 @@ def train_model(model, train_data, val_data, cfg: TrainConfig, accelerator, pad_
         write_csv(p.val_rows, val_log_path, ["epoch", "step", "val_loss"])
     return {"best_val_loss": round(p.best_val, 5), "best_epoch": p.best_epoch, "epochs_run": p.epoch, "steps": p.step,
             "train_seconds": round(seconds, 1), "tokens_per_s": round(p.tokens_seen / max(seconds, 1e-9), 1)}
+
+
+def training_loss(model, batch: dict, pad_id: int, cfg: TrainConfig, mask_id: int | None) -> torch.Tensor:
+    """Cross-entropy with label smoothing, on decoder inputs of which a share is replaced by `mask_id`.
+
+    Dropping decoder inputs (as word dropout in Bowman et al., "Generating Sentences from a Continuous Space", 2016)
+    keeps the decoder from predicting the next cluster from the previous ones alone, i.e. from learning the
+    marginal cluster distribution and ignoring the title."""
+    labels = batch["labels"]                                                        # (B, T), -100 = padding
+    decoder_input_ids = torch.full_like(labels, pad_id)                             # T5's start token is pad
+    decoder_input_ids[:, 1:] = labels[:, :-1].clamp_min(0)
+    decoder_input_ids[:, 1:].masked_fill_(labels[:, :-1] == -100, pad_id)
+    if cfg.decoder_input_dropout > 0 and model.training:
+        drop = torch.rand(labels.shape, device=labels.device) < cfg.decoder_input_dropout
+        drop[:, 0] = False
+        decoder_input_ids = decoder_input_ids.masked_fill(drop & (labels != -100), mask_id)
+    inputs = {k: v for k, v in batch.items() if k != "labels"}
+    logits = model(**inputs, decoder_input_ids=decoder_input_ids, use_cache=False).logits  # (B, T, V)
+    return torch.nn.functional.cross_entropy(logits.flatten(0, 1).float(), labels.flatten(), ignore_index=-100,
+                                             label_smoothing=cfg.label_smoothing)
 
 
 def write_csv(rows: list[dict], path: Path, fields: list[str]) -> None:

@@ -2,7 +2,7 @@
 from pathlib import Path
 
 from playlistgen.catalog import load_catalog
-from playlistgen.corpus import build_examples, split_examples
+from playlistgen.corpus import build_examples, order_targets, split_examples
 from playlistgen.io import read_json, write_json, write_jsonl, atomic_dir
 from playlistgen.tokenizer import save_tokenizer, train_tokenizer
 
@@ -16,8 +16,9 @@ def main(params: dict) -> None:
     index = read_json(quantize_dir / "clusters.json")
     cluster_of_song = {s: key for key, songs in index["clusters"].items() for s in songs}
     catalog = load_catalog(base["raw_dir"], feature_names=[])
-    examples, stats = build_examples(catalog.playlists, cluster_of_song, p["max_clusters"], p["min_songs"])
+    examples, stats = build_examples(catalog.playlists, cluster_of_song, None, p["min_songs"])
     splits = split_examples(examples, p["val_share"], p["test_share"], base["seed"])
+    order_targets(splits, p["target_order"], p["max_clusters"])
     tokenizer = train_tokenizer([e.title for e in splits["train"]], p["vocab_size"],
                                 index["cluster_levels"], index["codebook_size"])
 

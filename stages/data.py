@@ -18,7 +18,8 @@ def main(params: dict) -> None:
     if p["source"] == "files":
         f = p["files"]
         import_files_catalog(f["songs"], f["playlists"], f["vectors"] or {}, base["raw_dir"], e["collab_dim"],
-                             text_features=e["text_features"], **split)
+                             text_features=e["text_features"], standardize=f["standardize"],
+                             embed=e["with_tables"], **split)
         return
     if p["source"] != "synthetic":
         raise DataError(f"data.source must be synthetic, mpd or files, not {p['source']!r}.")

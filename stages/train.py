@@ -5,10 +5,12 @@ import torch
 from accelerate.utils import set_seed
 
 import playlistgen.model
+import playlistgen.title_encoder
 import playlistgen.train
 from playlistgen.corpus import read_examples
 from playlistgen.io import read_json, write_json
 from playlistgen.model import build_model, count_parameters
+from playlistgen.title_encoder import STATE_DIM, make_title_encoder
 from playlistgen.tokenizer import CodeVocab, load_tokenizer
 from playlistgen.train import (TrainConfig, encode_examples, fingerprint, make_accelerator, resolve_precision,
                                resolve_workers, train_model)
@@ -26,26 +28,30 @@ def main(params: dict) -> None:
     index = read_json(work / "quantize" / "clusters.json")
     tokenizer = load_tokenizer(corpus_dir / "tokenizer")
     vocab = CodeVocab.from_tokenizer(tokenizer, index["cluster_levels"], index["codebook_size"])
-    train_data = encode_examples(read_examples(corpus_dir / "train.jsonl"), tokenizer, vocab, p["max_source_tokens"])
-    val_data = encode_examples(read_examples(corpus_dir / "val.jsonl"), tokenizer, vocab, p["max_source_tokens"])
+    title_encoder = make_title_encoder(p["title_encoder"], p["max_source_tokens"])
+    train_data = encode_examples(read_examples(corpus_dir / "train.jsonl"), tokenizer, vocab, p["max_source_tokens"],
+                                 title_encoder)
+    val_data = encode_examples(read_examples(corpus_dir / "val.jsonl"), tokenizer, vocab, p["max_source_tokens"],
+                               title_encoder)
     model = build_model(len(tokenizer), vocab.pad_id, vocab.eos_id, p["d_model"], p["num_layers"],
-                        p["num_decoder_layers"], p["num_heads"], p["d_kv"], p["d_ff"], p["dropout"], base["seed"])
+                        p["num_decoder_layers"], p["num_heads"], p["d_kv"], p["d_ff"], p["dropout"], base["seed"],
+                        title_state_dim=STATE_DIM if title_encoder else 0)
     if p["compile"]:
         model = torch.compile(model)  # worth it on GPUs; on CPU compile time outweighs the gain at this size
     accelerator.print(f"model: {count_parameters(model) / 1e6:.2f}M parameters; {len(train_data)} train, "
                       f"{len(val_data)} val examples; device {accelerator.device}, {accelerator.num_processes} process(es)")
-    cfg = TrainConfig(p["epochs"], p["batch_size"], p["lr"], p["weight_decay"], p["warmup_steps"], p["schedule"],
-                      p["min_lr_ratio"], p["grad_accum"], p["clip_grad_norm"], p["patience"], p["log_every"], base["seed"],
-                      precision, resolve_workers(p.get("loader_workers", "auto")))
+    cfg = TrainConfig.from_params(p, base["seed"], mixed_precision=precision,
+                                  loader_workers=resolve_workers(p.get("loader_workers", "auto")))
     out = work / "train"
     # a checkpoint is resumed only by the same params, data and training code
     inputs = [corpus_dir / "train.jsonl", corpus_dir / "val.jsonl", corpus_dir / "tokenizer" / "tokenizer.json",
-              Path(playlistgen.train.__file__), Path(playlistgen.model.__file__)]
+              Path(playlistgen.train.__file__), Path(playlistgen.model.__file__),
+              Path(playlistgen.title_encoder.__file__)]
     run_id = fingerprint({"train": p, "seed": base["seed"], "processes": accelerator.num_processes}, inputs)
     summary = train_model(model, train_data, val_data, cfg, accelerator, vocab.pad_id, out / "model",
                           Path("metrics/train_log.csv"), Path("metrics/val_log.csv"),
                           checkpoint_dir=work / "train_checkpoints", checkpoint_every=p["checkpoint_every"],
-                          fingerprint=run_id)
+                          fingerprint=run_id, mask_id=tokenizer.unk_token_id)
     accelerator.wait_for_everyone()
     if accelerator.is_main_process:
         summary["parameters"] = count_parameters(model)

@@ -1,0 +1,172 @@
+"""The real-data check: the pipeline on real Spotify playlists (spotify-songs-dev), title only, against baselines.
+
+    python bench/realdev.py                    # report on the held-back test part -> metrics/realdev.json
+    python bench/realdev.py --split val        # the validation part: make choices here, never on test
+    python bench/realdev.py --split val --set train.title_encoder=none --out /tmp/ablation.json
+
+params.yaml with the overrides of bench/realdev.yaml (and --set key=value) drives the same stage code as
+`dvc repro` (data -> quantize -> corpus -> train), in --work (default data/realdev), then answers each evaluation
+playlist's title with 20 songs per method. The playlists' genre labels are used for scoring only: a song's genre
+is the majority genre of the training playlists holding it; genre@20 is the share of answered songs of the
+playlist's genre. Stages whose params did not change since the last run in --work are reused.
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import csv
+import hashlib
+import json
+import os
+import sys
+import time
+from collections import Counter, defaultdict
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def deep_merge(base: dict, extra: dict) -> dict:
+    out = copy.deepcopy(base)
+    for key, value in extra.items():
+        out[key] = deep_merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
+
+
+def apply_set(params: dict, assignment: str) -> None:
+    key, sep, value = assignment.partition("=")
+    if not sep:
+        raise SystemExit(f"--set {assignment!r}: write key.path=value, e.g. train.epochs=40")
+    *path, last = key.split(".")
+    node = params
+    for part in path:
+        node = node.setdefault(part, {})
+    node[last] = yaml.safe_load(value)
+
+
+def stamp(*blocks) -> str:
+    return hashlib.sha256(json.dumps(blocks, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def run_stage(name: str, main, params: dict, key: str, marker: Path) -> None:
+    """Run a stage unless `marker` records the same key (its params and upstream keys)."""
+    if marker.exists() and marker.read_text() == key:
+        print(f"[realdev] {name}: unchanged, reused")
+        return
+    t0 = time.perf_counter()
+    main(params)
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    marker.write_text(key)
+    print(f"[realdev] {name}: {time.perf_counter() - t0:.1f} s")
+
+
+def build(params: dict, work: Path) -> dict:
+    from stages import corpus, data, quantize, train
+
+    os.chdir(work)  # stages write their metrics/ next to their outputs here, not over the repository's
+    base = params["base"]
+    k_data = stamp(base["seed"], params["data"], params["corpus"]["val_share"], params["corpus"]["test_share"])
+    run_stage("data", data.main, params, k_data, work / "stamps" / "data")
+    k_quant = stamp(k_data, params["quantize"])
+    run_stage("quantize", quantize.main, params, k_quant, work / "stamps" / "quantize")
+    k_corpus = stamp(k_quant, params["corpus"])
+    run_stage("corpus", corpus.main, params, k_corpus, work / "stamps" / "corpus")
+    k_train = stamp(k_corpus, params["train"])
+    run_stage("train", train.main, params, k_train, work / "stamps" / "train")
+    return json.loads((work / "metrics" / "train.json").read_text())
+
+
+def read_labels(path: Path) -> dict[str, dict]:
+    with open(path, newline="", encoding="utf-8") as f:
+        return {r["playlist_id"]: r for r in csv.DictReader(f)}
+
+
+def answers_for(params: dict, split: str) -> tuple[dict[str, list[list[str]]], list, list, dict]:
+    """20-song answers of every method for the split's titles: (answers, train examples, eval playlists, index)."""
+    import torch
+
+    from playlistgen.baselines import DenseTitleKnnBaseline, PopularityBaseline, TitleKnnBaseline
+    from playlistgen.catalog import load_catalog
+    from playlistgen.recommend import Recommender
+
+    base, e = params["base"], params["evaluate"]
+    work = Path(base["work_dir"])
+    torch.manual_seed(base["seed"])
+    recommender = Recommender.from_work_dir(work, base["raw_dir"], params)
+    train = recommender.train
+    catalog = load_catalog(base["raw_dir"], feature_names=[])
+    by_id = {p.playlist_id: p for p in catalog.playlists}
+    from playlistgen.corpus import read_examples
+
+    evaluated = [by_id[x.playlist_id] for x in read_examples(work / "corpus" / f"{split}.jsonl")]
+    titles = [p.title for p in evaluated]
+    k = e["songs_per_answer"]
+    answers = {name: [r.songs for r in recs] for name, recs in recommender.recommend_all(titles, k).items()}
+    n_clusters = [e["max_clusters"]] * len(titles)
+    answers["title_knn"] = [r.songs for r in TitleKnnBaseline(train, e["knn_neighbours"], tuple(e["knn_ngram"]))
+                            .recommend(titles, n_clusters, k)]
+    answers["title_knn_dense"] = [r.songs for r in DenseTitleKnnBaseline(train, e["knn_neighbours"])
+                                  .recommend(titles, n_clusters, k)]
+    answers["popularity"] = [r.songs for r in PopularityBaseline(train).recommend(titles, n_clusters, k)]
+    return answers, train, evaluated, recommender.index
+
+
+def evaluate_titles(params: dict, split: str, labels: dict) -> dict:
+    from playlistgen.realdev import score_methods, song_labels
+
+    answers, train, evaluated, index = answers_for(params, split)
+    e = params["evaluate"]
+    report = score_methods(answers, [p.song_ids for p in evaluated], [labels[p.playlist_id] for p in evaluated],
+                           song_labels(train, labels, "genre"), song_labels(train, labels, "subgenre"),
+                           index.cluster_of_song, e["songs_per_answer"], e["bootstrap_resamples"],
+                           params["base"]["seed"])
+    report["playlists"] = {"train": len(train), split: len(evaluated)}
+    return report
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--data", default=str(ROOT.parent / "shared" / "data" / "spotify-songs-dev"))
+    parser.add_argument("--work", default=str(ROOT / "data" / "realdev"))
+    parser.add_argument("--split", choices=["val", "test"], default="test")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    parser.add_argument("--out", default=None, help="default metrics/realdev.json (test) or metrics/realdev_val.json")
+    args = parser.parse_args(argv)
+    data_dir, work = Path(args.data).resolve(), Path(args.work).resolve()
+    out_path = Path(args.out or ROOT / "metrics" / ("realdev.json" if args.split == "test" else "realdev_val.json"))
+    out_path = out_path.resolve()
+    if not (data_dir / "playlists.csv").exists():
+        raise SystemExit(f"{data_dir}: no playlists.csv; pass --data with the spotify-songs-dev folder.")
+    from stages._common import load_params, setup_logging
+
+    setup_logging()
+    params = deep_merge(load_params(), yaml.safe_load((ROOT / "bench" / "realdev.yaml").read_text()))
+    for assignment in args.set:
+        apply_set(params, assignment)
+    files = params["data"]["files"]
+    files["songs"], files["playlists"] = str(data_dir / files["songs"]), str(data_dir / files["playlists"])
+    files["vectors"] = {name: str(data_dir / path) for name, path in files["vectors"].items()}
+    work.mkdir(parents=True, exist_ok=True)
+    params["base"].update(raw_dir=str(work / "raw"), work_dir=str(work / "work"))
+    train_summary = build(params, work)
+
+    labels = read_labels(data_dir / "playlist_labels.csv")
+    report = evaluate_titles(params, args.split, labels)
+    report["train"] = train_summary
+    report["params"] = {"overrides": args.set, "split": args.split}
+    from playlistgen.io import write_json
+
+    write_json(out_path, report)
+    print(json.dumps({m: {k: v for k, v in r.items() if k in ("genre@20", "subgenre@20", "ndcg@20", "cluster_f1",
+                                                              "distinct_top10_share")}
+                      for m, r in report["methods"].items()}, indent=1))
+    print(json.dumps(report["ci95_vs_title_knn"].get("model")))
+    print(f"wrote {out_path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

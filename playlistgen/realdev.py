@@ -1,0 +1,55 @@
+"""Scoring on labelled real playlists (bench/realdev.py): genre@K and subgenre@K from playlist labels, NDCG and
+recall against the true songs, cluster F1, title sensitivity, and paired bootstrap intervals against title-kNN."""
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from pathlib import Path
+
+from .metrics import (label_precision_at_k, mean, ndcg_at_k, paired_bootstrap, recall_at_k, set_precision_recall_f1,
+                      top_list_diversity)
+
+HEADLINE = ("genre@{k}", "subgenre@{k}", "ndcg@{k}", "recall@{k}", "cluster_f1")
+
+
+def song_labels(train, labels: dict, field: str) -> dict[str, str]:
+    """song -> the majority `field` of the training playlists holding it (first seen wins a tie)."""
+    votes: dict[str, Counter] = defaultdict(Counter)
+    for e in train:
+        for s in dict.fromkeys(e.song_ids):
+            votes[s][labels[e.playlist_id][field]] += 1
+    return {s: c.most_common(1)[0][0] for s, c in votes.items()}
+
+
+def per_playlist(songs: list[str], truth: list[str], label: dict, genre_of: dict, subgenre_of: dict,
+                 cluster_of_song: dict, k: int) -> dict[str, float]:
+    truth_set = set(truth)
+    answered_clusters = {cluster_of_song[s] for s in songs[:k] if s in cluster_of_song}
+    truth_clusters = {cluster_of_song[s] for s in truth if s in cluster_of_song}
+    return {
+        f"genre@{k}": label_precision_at_k(songs, genre_of, label["genre"], k),
+        f"subgenre@{k}": label_precision_at_k(songs, subgenre_of, label["subgenre"], k),
+        f"ndcg@{k}": ndcg_at_k(songs, truth_set, k),
+        f"recall@{k}": recall_at_k(songs, truth_set, k),
+        "cluster_f1": set_precision_recall_f1(answered_clusters, truth_clusters)[2],
+    }
+
+
+def score_methods(answers: dict[str, list[list[str]]], truths: list[list[str]], playlist_labels: list[dict],
+                  genre_of: dict, subgenre_of: dict, cluster_of_song: dict, k: int, resamples: int, seed: int,
+                  reference: str = "title_knn") -> dict:
+    """Per method the mean of each metric, distinct_top10_share and most_common_top10_share; per compared method
+    a paired bootstrap 95% interval of (method - reference) for each headline metric."""
+    rows = {name: [per_playlist(songs, truth, label, genre_of, subgenre_of, cluster_of_song, k)
+                   for songs, truth, label in zip(lists, truths, playlist_labels)]
+            for name, lists in answers.items()}
+    methods = {}
+    for name, per in rows.items():
+        methods[name] = {metric: round(mean([r[metric] for r in per]), 4) for metric in per[0]}
+        distinct, commonest = top_list_diversity(answers[name], 10)
+        methods[name]["distinct_top10_share"] = round(distinct, 4)
+        methods[name]["most_common_top10_share"] = round(commonest, 4)
+    intervals = {name: {metric: paired_bootstrap([r[metric] for r in rows[name]], [r[metric] for r in rows[reference]],
+                                                 resamples, seed)
+                        for metric in rows[name][0]}
+                 for name in rows if name != reference and name != "popularity"}
+    return {"methods": methods, f"ci95_vs_{reference}": intervals}

@@ -1,0 +1,132 @@
+"""Titles -> ranked songs with the trained generator: decode cluster IDs, then order the clusters' songs.
+
+Used by the evaluate stage, the real-data check and (through the bundle) PlaylistGenerator, so that what is scored
+is what ships.
+"""
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .baselines import Recommendation
+from .clusters import ClusterIndex, distinct, ranking_weights
+from .decode import ClusterConstraint, DecodeConfig, generate_clusters
+
+
+class SongTitleProfiles:
+    """A title-song score learned from the training playlists: a song's profile is the mean sentence vector of the
+    titles of the training playlists that hold it, so "workout" scores the songs people file under gym titles
+    above the equally popular songs of the same cluster filed under "chill". Songs in no training playlist have no
+    profile and score 0."""
+
+    def __init__(self, song_ids: list[str], vectors: np.ndarray):
+        self.row = {s: i for i, s in enumerate(song_ids)}
+        self.vectors = vectors  # (songs, D), L2-normalised
+
+    @classmethod
+    def from_playlists(cls, playlists, title_vectors: np.ndarray) -> "SongTitleProfiles":
+        """`playlists`: examples with song_ids; `title_vectors`: their titles' L2-normalised sentence vectors."""
+        rows: dict[str, list[int]] = {}
+        for i, p in enumerate(playlists):
+            for s in dict.fromkeys(p.song_ids):
+                rows.setdefault(s, []).append(i)
+        song_ids = list(rows)
+        vectors = np.stack([title_vectors[r].mean(0) for r in rows.values()]) if rows else np.zeros((0, 1))
+        vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+        return cls(song_ids, vectors.astype(np.float32))
+
+    def scores(self, query: np.ndarray, song_ids: list[str]) -> np.ndarray:
+        """Cosine of the query title's vector with each song's profile (0 without one); (len(song_ids),)."""
+        rows = np.array([self.row.get(s, -1) for s in song_ids])
+        out = np.zeros(len(song_ids), dtype=np.float32)
+        known = rows >= 0
+        if known.any():
+            out[known] = self.vectors[rows[known]] @ query
+        return out
+
+
+def rank_cluster_songs(clusters: list[str], index: ClusterIndex, weights: dict[str, float], limit: int,
+                       title_scores=None, title_weight: float = 0.0) -> list[str]:
+    """Songs of the distinct generated clusters, best first: weight / (1 + cluster rank), the weight being
+    ranking_weights (training-playlist count, catalog popularity below one count); with `title_scores` (a function
+    song ids -> scores in [-1, 1]) multiplied by exp(title_weight * score), so the title, not only popularity,
+    orders the songs."""
+    pool, rank_of = [], []
+    for rank, key in enumerate(distinct(clusters)):
+        for s in index.songs_in_cluster.get(key, ()):
+            pool.append(s)
+            rank_of.append(rank)
+    if not pool:
+        return []
+    score = np.array([weights.get(s, 0.0) for s in pool]) / (1.0 + np.array(rank_of))
+    if title_scores is not None and title_weight:
+        score = score * np.exp(title_weight * title_scores(pool))
+    order = np.lexsort((np.array(rank_of), -score))  # score first, then cluster rank (stable round-robin-like ties)
+    return [pool[i] for i in order[:limit]]
+
+
+class Recommender:
+    def __init__(self, model, tokenizer, vocab, index: ClusterIndex, decode: DecodeConfig, max_source_tokens: int,
+                 weights: dict[str, float], title_encoder=None, profiles: SongTitleProfiles | None = None,
+                 title_weight: float = 0.0, max_repeats: int | None = 1, batch_size: int = 64, train=None):
+        self.model, self.tokenizer, self.vocab, self.index = model, tokenizer, vocab, index
+        self.decode, self.max_source_tokens, self.weights = decode, max_source_tokens, weights
+        self.title_encoder, self.profiles, self.title_weight = title_encoder, profiles, title_weight
+        self.constraint = ClusterConstraint(vocab, list(index.songs_in_cluster), decode.min_clusters,
+                                            decode.max_clusters, max_repeats)
+        self.batch_size = batch_size
+        self.train = train
+
+    @classmethod
+    def from_work_dir(cls, work: Path, raw_dir, params: dict) -> "Recommender":
+        from .catalog import load_songs
+        from .corpus import read_examples
+        from .model import load_model
+        from .title_encoder import make_title_encoder
+        from .tokenizer import CodeVocab, load_tokenizer
+
+        e, t = params["evaluate"], params["train"]
+        work = Path(work)
+        index = ClusterIndex.load(work / "quantize" / "clusters.json")
+        tokenizer = load_tokenizer(work / "corpus" / "tokenizer")
+        vocab = CodeVocab.from_tokenizer(tokenizer, index.cluster_levels, index.codebook_size)
+        model = load_model(work / "train" / "model").eval()
+        train = read_examples(work / "corpus" / "train.jsonl")
+        songs = load_songs(Path(raw_dir) / "songs.jsonl")
+        weights = ranking_weights(Counter(s for x in train for s in x.song_ids), {s: v.popularity for s, v in songs.items()})
+        encoder = make_title_encoder(t["title_encoder"], t["max_source_tokens"])
+        if encoder is None and e.get("title_ranking", 0):
+            encoder = make_title_encoder("minilm", t["max_source_tokens"])
+        profiles = None
+        if e.get("title_ranking", 0):
+            profiles = SongTitleProfiles.from_playlists(train, encoder.sentence_vectors([x.title for x in train]))
+        sample = e["decode"] == "sample"
+        cfg = DecodeConfig(num_beams=1 if sample else e["num_beams"], max_clusters=e["max_clusters"],
+                           min_clusters=e["min_clusters"], do_sample=sample, temperature=e["temperature"],
+                           top_p=e["top_p"])
+        return cls(model, tokenizer, vocab, index, cfg, t["max_source_tokens"], weights,
+                   encoder if getattr(model, "title_proj", None) is not None or profiles else None, profiles,
+                   e.get("title_ranking", 0.0), e["max_repeats"], e["batch_size"], train)
+
+    def clusters(self, titles: list[str]) -> list[list[str]]:
+        out = []
+        encoder = self.title_encoder if getattr(self.model, "title_proj", None) is not None else None
+        for start in range(0, len(titles), self.batch_size):
+            seqs, _, _ = generate_clusters(self.model, self.tokenizer, self.vocab, self.constraint,
+                                           titles[start:start + self.batch_size], self.decode, self.max_source_tokens,
+                                           title_encoder=encoder)
+            out += [s[0] for s in seqs]
+        return out
+
+    def recommend_all(self, titles: list[str], k: int) -> dict[str, list[Recommendation]]:
+        sequences = self.clusters(titles)
+        queries = self.title_encoder.sentence_vectors(titles) if self.profiles is not None else None
+        recs = []
+        for i, seq in enumerate(sequences):
+            scorer = (lambda ids, q=queries[i]: self.profiles.scores(q, ids)) if queries is not None else None
+            recs.append(Recommendation(distinct(seq), rank_cluster_songs(seq, self.index, self.weights, k, scorer,
+                                                                         self.title_weight)))
+        return {"model": recs}
