@@ -88,7 +88,8 @@ def answers_for(params: dict, split: str) -> tuple[dict[str, list[list[str]]], l
     """20-song answers of every method for the split's titles: (answers, train examples, eval playlists, index)."""
     import torch
 
-    from playlistgen.baselines import DenseTitleKnnBaseline, PopularityBaseline, TitleKnnBaseline
+    from playlistgen.baselines import (DenseTitleKnnBaseline, PopularityBaseline, TitleKnnBaseline,
+                                       TitleProfileBaseline)
     from playlistgen.catalog import load_catalog
     from playlistgen.recommend import Recommender
 
@@ -110,6 +111,10 @@ def answers_for(params: dict, split: str) -> tuple[dict[str, list[list[str]]], l
                             .recommend(titles, n_clusters, k)]
     answers["title_knn_dense"] = [r.songs for r in DenseTitleKnnBaseline(train, e["knn_neighbours"])
                                   .recommend(titles, n_clusters, k)]
+    if recommender.profiles is not None:
+        answers["title_profile"] = [r.songs for r in TitleProfileBaseline(
+            recommender.profiles, recommender.weights, recommender.title_weight, recommender.title_encoder,
+            recommender.index).recommend(titles, n_clusters, k)]
     answers["popularity"] = [r.songs for r in PopularityBaseline(train).recommend(titles, n_clusters, k)]
     return answers, train, evaluated, recommender.index
 

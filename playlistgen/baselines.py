@@ -82,3 +82,26 @@ class DenseTitleKnnBaseline(TitleKnnBaseline):
 
     def similarities(self, titles: list[str]) -> np.ndarray:
         return self.model.encode(titles, batch_size=256, normalize_embeddings=True) @ self.matrix.T
+
+
+class TitleProfileBaseline:
+    """Retrieval without clusters: every song of the training playlists scored by its training-playlist weight x
+    exp(w x cos(title, song's title profile)) (recommend.SongTitleProfiles), the model's own song ranking applied
+    to the whole catalog instead of the generated clusters. It measures what the generated clusters add."""
+
+    name = "title_profile"
+
+    def __init__(self, profiles, weights: dict[str, float], title_weight: float, encoder, index=None):
+        self.profiles, self.encoder, self.title_weight, self.index = profiles, encoder, title_weight, index
+        self.pool = list(profiles.row)
+        self.pool_weight = np.array([weights.get(s, 0.0) for s in self.pool])
+
+    def recommend(self, titles: list[str], n_clusters: list[int], n_songs: int) -> list[Recommendation]:
+        out = []
+        for query, n in zip(self.encoder.sentence_vectors(titles), n_clusters):
+            score = self.pool_weight * np.exp(self.title_weight * self.profiles.scores(query, self.pool))
+            songs = [self.pool[i] for i in np.argsort(-score, kind="stable")[:n_songs]]
+            clusters = list(dict.fromkeys(self.index.cluster_of_song[s] for s in songs
+                                          if s in self.index.cluster_of_song))[:n] if self.index else []
+            out.append(Recommendation(clusters, songs))
+        return out

@@ -6,6 +6,7 @@
     clusters.json            cluster key -> songs (most popular first)
     codebooks.safetensors    frozen RQ codebooks: encode new songs' vectors into the same semantic IDs
     songs.jsonl              display metadata: song_id, title, artist, album, popularity, playlist_count
+    title_profiles.npz       song -> mean sentence vector of its training playlists' titles (title-aware order)
     song_semantic_ids.jsonl  song -> full semantic ID (regenerated from features + codebooks when missing)
 """
 from __future__ import annotations
@@ -21,10 +22,12 @@ FORMAT_VERSION = 1
 
 def export_bundle(out_dir: str | Path, model_dir: Path, tokenizer_dir: Path, clusters_path: Path, codebooks_path: Path,
                   semantic_ids_path: Path, songs: dict, decode_defaults: dict, params: dict,
-                  data_dir: str | None = None, playlist_counts: dict[str, int] | None = None) -> None:
+                  data_dir: str | None = None, playlist_counts: dict[str, int] | None = None,
+                  title_profiles=None) -> None:
     """Copy the stage outputs into a bundle folder, atomically; `data_dir` is recorded as the catalog to generate
     semantic IDs from if the bundle's ID file goes missing; `playlist_counts` (training playlists holding each song)
-    order the songs of generated clusters (clusters.ranking_weights)."""
+    order the songs of generated clusters (clusters.ranking_weights); `title_profiles` (recommend.SongTitleProfiles)
+    let the title order them too."""
     playlist_counts = playlist_counts or {}
     import accelerate
     import tokenizers
@@ -41,6 +44,13 @@ def export_bundle(out_dir: str | Path, model_dir: Path, tokenizer_dir: Path, clu
                                            "album": s.album, "tags": s.tags, "popularity": s.popularity,
                                            "playlist_count": playlist_counts.get(s.song_id, 0)}
                                           for s in songs.values()))
+        if title_profiles is not None:
+            import numpy as np
+
+            from .io import save_npz
+
+            save_npz(tmp / "title_profiles.npz", song_ids=np.asarray(list(title_profiles.row), dtype=str),
+                     vectors=title_profiles.vectors.astype(np.float16))
         write_json(tmp / "manifest.json", {
             "format_version": FORMAT_VERSION,
             "decode": decode_defaults,

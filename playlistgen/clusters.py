@@ -29,19 +29,28 @@ class ClusterIndex:
         """All songs of all given clusters (the design's cluster expansion)."""
         return {s for key in set(keys) for s in self.songs_in_cluster.get(key, ())}
 
-    def ranked_songs(self, keys: list[str], limit: int | None = None,
-                     popularity: dict[str, float] | None = None) -> list[str]:
+    def ranked_songs(self, keys: list[str], limit: int | None = None, popularity: dict[str, float] | None = None,
+                     title_scores=None, title_weight: float = 0.0) -> list[str]:
         """Songs of the distinct clusters, best first, at most `limit`.
 
         With `popularity`, a song scores its popularity divided by 1 + the rank of its cluster among the generated
         ones, so a popular song of the third cluster can beat a rare one of the first (on validation splits this
-        beat round-robin on every ranking metric; README, Evaluation). Without it, or between equal scores:
-        round-robin, the most popular song of each cluster in the given order, then the second of each, and so on."""
+        beat round-robin on every ranking metric; README, Evaluation). With `title_scores` (song ids -> cosine of
+        the title with each song's title profile, recommend.SongTitleProfiles) the score is also multiplied by
+        exp(title_weight x cosine), so that the title, not only popularity, orders a cluster's songs. Without
+        either, or between equal scores: round-robin, the first song of each cluster in the given order, then the
+        second of each, and so on."""
+        import math
+
         pools = [self.songs_in_cluster.get(key, []) for key in dict.fromkeys(keys)]
         popularity = popularity or {}
+        entries = [(s, rank, depth) for rank, pool in enumerate(pools) for depth, s in enumerate(pool)]
+        boost = [1.0] * len(entries)
+        if title_scores is not None and title_weight and entries:
+            boost = [math.exp(title_weight * float(c)) for c in title_scores([s for s, _, _ in entries])]
         # round-robin is the order (depth in its cluster, cluster rank); the score only comes first
-        scored = sorted((-popularity.get(s, 0.0) / (1 + rank), depth, rank, s)
-                        for rank, pool in enumerate(pools) for depth, s in enumerate(pool))
+        scored = sorted((-popularity.get(s, 0.0) * b / (1 + rank), depth, rank, s)
+                        for (s, rank, depth), b in zip(entries, boost))
         return [s for *_, s in scored[:limit]]
 
 

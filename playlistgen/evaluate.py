@@ -7,6 +7,26 @@ from .corpus import Example
 from .metrics import mean, ndcg_at_k, r_precision, recall_at_k, set_precision_recall_f1
 
 
+def score_rows(recs: list[Recommendation], examples: list[Example], index: ClusterIndex, ks: list[int]) -> list[dict]:
+    """Per playlist the metrics `score` averages (for paired bootstrap intervals)."""
+    rows = []
+    for rec, example in zip(recs, examples):
+        truth = set(example.song_ids)
+        truth_clusters = {index.cluster_of_song[s] for s in example.song_ids if s in index.cluster_of_song}
+        expansion = index.expand(rec.clusters)
+        row = dict(zip(("expansion_precision", "expansion_recall", "expansion_f1"),
+                       set_precision_recall_f1(expansion, truth)))
+        row["expansion_size"] = len(expansion)
+        row.update(zip(("cluster_precision", "cluster_recall", "cluster_f1"),
+                       set_precision_recall_f1(set(rec.clusters), truth_clusters)))
+        row["r_precision"] = r_precision(rec.songs, truth)
+        for k in ks:
+            row[f"ndcg@{k}"] = ndcg_at_k(rec.songs, truth, k)
+            row[f"recall@{k}"] = recall_at_k(rec.songs, truth, k)
+        rows.append(row)
+    return rows
+
+
 def score(recs: list[Recommendation], examples: list[Example], index: ClusterIndex, ks: list[int],
           catalog_size: int) -> dict:
     """Macro-averaged metrics of one method over the test playlists.
@@ -16,43 +36,58 @@ def score(recs: list[Recommendation], examples: list[Example], index: ClusterInd
     r_precision, ndcg@K, recall@K: the ranked song list vs the playlist's songs (denominator min(|truth|, K)).
     coverage@K: distinct songs in all top-K lists / catalog size.
     """
-    rows: dict[str, list[float]] = {}
-    covered: dict[int, set] = {k: set() for k in ks}
-
-    def add(name: str, value: float) -> None:
-        rows.setdefault(name, []).append(value)
-
-    for rec, example in zip(recs, examples):
-        truth = set(example.song_ids)
-        truth_clusters = {index.cluster_of_song[s] for s in example.song_ids if s in index.cluster_of_song}
-        expansion = index.expand(rec.clusters)
-        p, r, f = set_precision_recall_f1(expansion, truth)
-        add("expansion_precision", p)
-        add("expansion_recall", r)
-        add("expansion_f1", f)
-        add("expansion_size", len(expansion))
-        cp, cr, cf = set_precision_recall_f1(set(rec.clusters), truth_clusters)
-        add("cluster_precision", cp)
-        add("cluster_recall", cr)
-        add("cluster_f1", cf)
-        add("r_precision", r_precision(rec.songs, truth))
-        for k in ks:
-            add(f"ndcg@{k}", ndcg_at_k(rec.songs, truth, k))
-            add(f"recall@{k}", recall_at_k(rec.songs, truth, k))
-            covered[k].update(rec.songs[:k])
-    out = {name: round(mean(values), 4) for name, values in rows.items()}
+    rows = score_rows(recs, examples, index, ks)
+    out = {name: round(mean([r[name] for r in rows]), 4) for name in (rows[0] if rows else {})}
     for k in ks:
-        out[f"coverage@{k}"] = round(len(covered[k]) / catalog_size, 4)
+        covered = {s for rec in recs for s in rec.songs[:k]}
+        out[f"coverage@{k}"] = round(len(covered) / catalog_size, 4)
+    return out
+
+
+def intervals_vs_best_baseline(rows: dict[str, list[dict]], metrics: list[str], resamples: int, seed: int,
+                               model: str = "model") -> dict:
+    """Per metric: the baseline with the best mean, and the paired bootstrap 95% interval of model - it."""
+    from .metrics import paired_bootstrap
+
+    out = {}
+    for metric in metrics:
+        baselines = {name: mean([r[metric] for r in per]) for name, per in rows.items() if name != model}
+        best = max(baselines, key=baselines.get)
+        out[metric] = {"baseline": best, **paired_bootstrap([r[metric] for r in rows[model]],
+                                                            [r[metric] for r in rows[best]], resamples, seed)}
     return out
 
 
 def model_recommendations(sequences: list[list[str]], index: ClusterIndex, n_songs: int,
-                          weights: dict[str, float]) -> list[Recommendation]:
-    """The model's clusters (distinct, generated order) and its top `n_songs` songs: `weights` (ranking_weights)
-    discounted by the rank of the song's cluster (ClusterIndex.ranked_songs)."""
+                          weights: dict[str, float], profiles=None, queries=None,
+                          title_weight: float = 0.0) -> list[Recommendation]:
+    """The model's clusters (distinct, generated order) and its top `n_songs` songs (ClusterIndex.ranked_songs):
+    `weights` (ranking_weights) discounted by the rank of the song's cluster, and with `profiles` and the titles'
+    sentence vectors `queries`, multiplied by exp(title_weight x cos(title, song profile))."""
     from .clusters import distinct
+    out = []
+    for i, seq in enumerate(sequences):
+        scorer = (lambda ids, q=queries[i]: profiles.scores(q, ids)) if profiles is not None else None
+        out.append(Recommendation(distinct(seq), index.ranked_songs(seq, n_songs, weights, scorer, title_weight)))
+    return out
 
-    return [Recommendation(distinct(seq), index.ranked_songs(seq, n_songs, weights)) for seq in sequences]
+
+def baseline_recommendations(titles: list[str], n_clusters: list[int], n_songs: int, train: list[Example],
+                             index: ClusterIndex, weights: dict[str, float], neighbours: int,
+                             ngram: tuple[int, int], dense: bool, profiles=None, title_encoder=None,
+                             title_weight: float = 0.0) -> dict[str, list[Recommendation]]:
+    """Every baseline's answers with the model's cluster budget: popularity, title TF-IDF kNN, dense title kNN
+    (with `dense`), and with `profiles` the title-profile retrieval (the model's song order over the whole catalog)."""
+    from .baselines import DenseTitleKnnBaseline, PopularityBaseline, TitleKnnBaseline, TitleProfileBaseline
+
+    recs = {"popularity": PopularityBaseline(train).recommend(titles, n_clusters, n_songs),
+            "title_knn": TitleKnnBaseline(train, neighbours, ngram).recommend(titles, n_clusters, n_songs)}
+    if dense:
+        recs["title_knn_dense"] = DenseTitleKnnBaseline(train, neighbours).recommend(titles, n_clusters, n_songs)
+    if profiles is not None:
+        recs["title_profile"] = TitleProfileBaseline(profiles, weights, title_weight, title_encoder,
+                                                     index).recommend(titles, n_clusters, n_songs)
+    return recs
 
 
 def sampled_playlist_metrics(sequences: list[list[str]], examples: list[Example], index: ClusterIndex,

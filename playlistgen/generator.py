@@ -47,7 +47,6 @@ class PlaylistGenerator:
                  data_dir: str | Path | None = None):
         """`data_dir`: the catalog directory (songs.jsonl, features/) used only to generate semantic IDs when the
         bundle's song -> ID file is missing; default $PLAYLISTGEN_DATA_DIR, else the catalog the bundle came from."""
-        from transformers import T5ForConditionalGeneration
         from transformers.utils import logging as hf_logging
 
         hf_logging.disable_progress_bar()  # a weight-loading bar per start is noise in a CLI
@@ -72,8 +71,19 @@ class PlaylistGenerator:
         self.tokenizer = load_tokenizer(self.bundle_dir / "tokenizer")
         self.vocab = CodeVocab.from_tokenizer(self.tokenizer, self.index.cluster_levels, self.index.codebook_size)
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
-        self.model = T5ForConditionalGeneration.from_pretrained(self.bundle_dir / "model").to(self.device).eval()
+        from .model import load_model
+        from .recommend import SongTitleProfiles
+        from .title_encoder import TitleEncoder
+
+        self.model = load_model(self.bundle_dir / "model").to(self.device).eval()
         self.max_source_tokens = int(self.decode_defaults["max_source_tokens"])
+        self.title_weight = float(self.decode_defaults.get("title_ranking", 0.0))
+        self.profiles = None
+        if (self.bundle_dir / "title_profiles.npz").exists() and self.title_weight:
+            with np.load(self.bundle_dir / "title_profiles.npz") as z:
+                self.profiles = SongTitleProfiles([str(s) for s in z["song_ids"]], z["vectors"].astype(np.float32))
+        reads_states = getattr(self.model, "title_proj", None) is not None
+        self.title_encoder = TitleEncoder(self.max_source_tokens) if reads_states or self.profiles else None
         self._constraints: dict[tuple[int, int], ClusterConstraint] = {}
 
     def _cluster_index(self, data_dir: Path | None) -> ClusterIndex:
@@ -130,8 +140,9 @@ class PlaylistGenerator:
                            top_p=float(self.decode_defaults.get("top_p", 1.0)))
         if cfg.do_sample:
             cfg.num_beams = beams or 1
+        encoder = self.title_encoder if getattr(self.model, "title_proj", None) is not None else None
         sequences, _, _ = generate_clusters(self.model, self.tokenizer, self.vocab, constraint, titles, cfg,
-                                            self.max_source_tokens, generator_seed=seed)
+                                            self.max_source_tokens, generator_seed=seed, title_encoder=encoder)
         return [s[0] for s in sequences]
 
     def generate(self, title: str, n: int = 20, seed: int | None = None, beams: int | None = None,
@@ -139,11 +150,26 @@ class PlaylistGenerator:
         """A playlist of up to `n` distinct songs, one per generated cluster; `seed` makes it repeatable."""
         clusters = self.generate_clusters(title, n, beams, temperature, seed)
         rng = np.random.default_rng(seed)
-        picked = sample_playlist(clusters, self.index, rng, self.popularity if popularity_weighted else None)
+        weights = self.popularity if popularity_weighted else None
+        if self.profiles is not None:  # title-aware: draw a cluster's songs by the same score that ranks them
+            weights = self.title_aware_weights(title, self.index.expand(clusters), popularity_weighted)
+        picked = sample_playlist(clusters, self.index, rng, weights)
         if len(picked) < n:  # every generated cluster was used up (tiny clusters, many repeats)
             log.info("only %d distinct songs in the generated clusters; the playlist is shorter than %d", len(picked), n)
         return [Track(i + 1, s, self.songs[s]["title"], self.songs[s]["artist"], k, self.songs[s].get("tags"))
                 for i, (s, k) in enumerate(picked[:n])]
+
+    def title_aware_weights(self, title: str, song_ids, popularity_weighted: bool = False) -> dict[str, float]:
+        """song -> ranking weight x exp(title_ranking x cos(title, song's title profile)), the order the evaluate
+        stage scores (ClusterIndex.ranked_songs), scaled so the largest is 1; with `popularity_weighted` the
+        catalog's popularity replaces the ranking weight."""
+        song_ids = list(song_ids)
+        query = self.title_encoder.sentence_vectors([clean_title(title)])[0]
+        logits = self.title_weight * self.profiles.scores(query, song_ids)
+        source = self.popularity if popularity_weighted else self.ranking_weights
+        base = np.array([max(source.get(s, 0.0), 1e-6) for s in song_ids])
+        w = base * np.exp(logits - logits.max(initial=0.0))
+        return dict(zip(song_ids, (w / max(w.max(initial=0.0), 1e-300)).tolist()))
 
     def cluster_songs(self, key: str) -> list[dict]:
         if key not in self.index.songs_in_cluster:

@@ -39,39 +39,23 @@ class SongTitleProfiles:
         return cls(song_ids, vectors.astype(np.float32))
 
     def scores(self, query: np.ndarray, song_ids: list[str]) -> np.ndarray:
-        """Cosine of the query title's vector with each song's profile (0 without one); (len(song_ids),)."""
-        rows = np.array([self.row.get(s, -1) for s in song_ids])
-        out = np.zeros(len(song_ids), dtype=np.float32)
+        """Cosine of the query title's vector with each song's profile; (len(song_ids),). A song without a profile
+        (added after training, or in no training playlist) gets the mean score of the others, so that it is
+        ranked as an average song of its pool rather than never."""
+        rows = np.array([self.row.get(s, -1) for s in song_ids], dtype=np.int64)
         known = rows >= 0
+        out = np.zeros(len(song_ids), dtype=np.float32)
         if known.any():
             out[known] = self.vectors[rows[known]] @ query
+            out[~known] = out[known].mean()
         return out
-
-
-def rank_cluster_songs(clusters: list[str], index: ClusterIndex, weights: dict[str, float], limit: int,
-                       title_scores=None, title_weight: float = 0.0) -> list[str]:
-    """Songs of the distinct generated clusters, best first: weight / (1 + cluster rank), the weight being
-    ranking_weights (training-playlist count, catalog popularity below one count); with `title_scores` (a function
-    song ids -> scores in [-1, 1]) multiplied by exp(title_weight * score), so the title, not only popularity,
-    orders the songs."""
-    pool, rank_of = [], []
-    for rank, key in enumerate(distinct(clusters)):
-        for s in index.songs_in_cluster.get(key, ()):
-            pool.append(s)
-            rank_of.append(rank)
-    if not pool:
-        return []
-    score = np.array([weights.get(s, 0.0) for s in pool]) / (1.0 + np.array(rank_of))
-    if title_scores is not None and title_weight:
-        score = score * np.exp(title_weight * title_scores(pool))
-    order = np.lexsort((np.array(rank_of), -score))  # score first, then cluster rank (stable round-robin-like ties)
-    return [pool[i] for i in order[:limit]]
 
 
 class Recommender:
     def __init__(self, model, tokenizer, vocab, index: ClusterIndex, decode: DecodeConfig, max_source_tokens: int,
                  weights: dict[str, float], title_encoder=None, profiles: SongTitleProfiles | None = None,
-                 title_weight: float = 0.0, max_repeats: int | None = 1, batch_size: int = 64, train=None):
+                 title_weight: float = 0.0, max_repeats: int | None = 1, batch_size: int = 64, train=None,
+                 train_vectors: np.ndarray | None = None):
         self.model, self.tokenizer, self.vocab, self.index = model, tokenizer, vocab, index
         self.decode, self.max_source_tokens, self.weights = decode, max_source_tokens, weights
         self.title_encoder, self.profiles, self.title_weight = title_encoder, profiles, title_weight
@@ -79,6 +63,7 @@ class Recommender:
                                             decode.max_clusters, max_repeats)
         self.batch_size = batch_size
         self.train = train
+        self.train_vectors = train_vectors  # (train, D) sentence vectors of the training titles, or None
 
     @classmethod
     def from_work_dir(cls, work: Path, raw_dir, params: dict) -> "Recommender":
@@ -100,16 +85,18 @@ class Recommender:
         encoder = make_title_encoder(t["title_encoder"], t["max_source_tokens"])
         if encoder is None and e.get("title_ranking", 0):
             encoder = make_title_encoder("minilm", t["max_source_tokens"])
-        profiles = None
+        profiles = train_vectors = None
         if e.get("title_ranking", 0):
-            profiles = SongTitleProfiles.from_playlists(train, encoder.sentence_vectors([x.title for x in train]))
+            encoder = encoder or make_title_encoder("minilm", t["max_source_tokens"])
+            train_vectors = encoder.sentence_vectors([x.title for x in train])
+            profiles = SongTitleProfiles.from_playlists(train, train_vectors)
         sample = e["decode"] == "sample"
         cfg = DecodeConfig(num_beams=1 if sample else e["num_beams"], max_clusters=e["max_clusters"],
                            min_clusters=e["min_clusters"], do_sample=sample, temperature=e["temperature"],
                            top_p=e["top_p"])
         return cls(model, tokenizer, vocab, index, cfg, t["max_source_tokens"], weights,
                    encoder if getattr(model, "title_proj", None) is not None or profiles else None, profiles,
-                   e.get("title_ranking", 0.0), e["max_repeats"], e["batch_size"], train)
+                   e.get("title_ranking", 0.0), e["max_repeats"], e["batch_size"], train, train_vectors)
 
     def clusters(self, titles: list[str]) -> list[list[str]]:
         out = []
@@ -127,6 +114,6 @@ class Recommender:
         recs = []
         for i, seq in enumerate(sequences):
             scorer = (lambda ids, q=queries[i]: self.profiles.scores(q, ids)) if queries is not None else None
-            recs.append(Recommendation(distinct(seq), rank_cluster_songs(seq, self.index, self.weights, k, scorer,
-                                                                         self.title_weight)))
+            recs.append(Recommendation(distinct(seq), self.index.ranked_songs(seq, k, self.weights, scorer, self.title_weight)))
         return {"model": recs}
+

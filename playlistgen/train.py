@@ -95,7 +95,7 @@ def collate(batch: list[EncodedExample], pad_id: int) -> dict[str, torch.Tensor]
         labels[i, :len(e.target)] = e.target
     input_ids, labels = torch.from_numpy(input_ids), torch.from_numpy(labels)
     out = {"input_ids": input_ids, "attention_mask": (input_ids != pad_id).long(), "labels": labels}
-    if batch[0].title_states is not None:
+    if getattr(batch[0], "title_states", None) is not None:
         from .title_encoder import pad_states
 
         out["title_states"], out["title_mask"] = pad_states([e.title_states for e in batch])  # (B, S_t, D), (B, S_t)

@@ -6,17 +6,18 @@ from pathlib import Path
 
 import torch
 from accelerate import Accelerator
-from transformers import T5ForConditionalGeneration
-
-from playlistgen.baselines import DenseTitleKnnBaseline, PopularityBaseline, TitleKnnBaseline
 from playlistgen.catalog import load_catalog, load_songs
 from playlistgen.features import combine_feature_sets
 from playlistgen.clusters import ClusterIndex, distinct, ranking_weights
 from playlistgen.corpus import read_examples
 from playlistgen.decode import ClusterConstraint, DecodeConfig
-from playlistgen.evaluate import (decode_all, format_samples, length_bucket, model_recommendations,
-                                  sampled_playlist_metrics, score)
+from playlistgen.evaluate import (baseline_recommendations, decode_all, format_samples, intervals_vs_best_baseline,
+                                  length_bucket, model_recommendations, sampled_playlist_metrics, score, score_rows)
 from playlistgen.io import DataError, write_json, write_text
+from playlistgen.metrics import top_list_diversity
+from playlistgen.model import load_model
+from playlistgen.recommend import SongTitleProfiles
+from playlistgen.title_encoder import make_title_encoder
 from playlistgen.tokenizer import CodeVocab, load_tokenizer
 
 from ._common import run
@@ -29,11 +30,14 @@ def main(params: dict) -> None:
     index = ClusterIndex.load(work / "quantize" / "clusters.json")
     tokenizer = load_tokenizer(work / "corpus" / "tokenizer")
     vocab = CodeVocab.from_tokenizer(tokenizer, index.cluster_levels, index.codebook_size)
-    model = T5ForConditionalGeneration.from_pretrained(work / "train" / "model").to(accelerator.device)
+    model = load_model(work / "train" / "model").to(accelerator.device)
     train, test = read_examples(work / "corpus" / "train.jsonl"), read_examples(work / "corpus" / "test.jsonl")
+    val = read_examples(work / "corpus" / "val.jsonl")
     songs = load_songs(Path(base["raw_dir"]) / "songs.jsonl")
     titles = [e.title for e in test]
     max_source = params["train"]["max_source_tokens"]
+    reads_states = getattr(model, "title_proj", None) is not None
+    title_encoder = make_title_encoder("minilm" if reads_states or p["title_ranking"] else "none", max_source)
 
     constraint = ClusterConstraint(vocab, list(index.songs_in_cluster), p["min_clusters"], p["max_clusters"],
                                    p["max_repeats"])
@@ -45,28 +49,53 @@ def main(params: dict) -> None:
     t0 = time.perf_counter()
     torch.manual_seed(base["seed"])  # sampling mode draws from the global generator
     sequences, invalid, total = decode_all(model, tokenizer, vocab, constraint, titles, cfg, max_source,
-                                           p["batch_size"], accelerator)
+                                           p["batch_size"], accelerator, title_encoder if reads_states else None)
     seconds = time.perf_counter() - t0
     probe = titles[: p["unconstrained_sample"]]
     free_cfg = replace(cfg, constrained=False)
     free_seqs, free_bad, free_total = decode_all(model, tokenizer, vocab, None, probe, free_cfg, max_source,
-                                                 p["batch_size"], accelerator)
+                                                 p["batch_size"], accelerator, title_encoder if reads_states else None)
     if not accelerator.is_main_process:
         return
     free_bad += sum(1 for seq in free_seqs for key in seq if key not in index.songs_in_cluster)
     constrained_bad = invalid + sum(1 for seq in sequences for key in seq if key not in index.songs_in_cluster)
 
-    n_clusters = [max(1, len(distinct(s))) for s in sequences]
+    weights = ranking_weights(Counter(s for e in train for s in e.song_ids), {s: v.popularity for s, v in songs.items()})
+    profiles = None
+    if p["title_ranking"]:
+        profiles = SongTitleProfiles.from_playlists(train, title_encoder.sentence_vectors([e.title for e in train]))
     n_songs = max(p["ks"])
-    recs = {
-        "model": model_recommendations(sequences, index, n_songs, ranking_weights(
-            Counter(s for e in train for s in e.song_ids), {s: v.popularity for s, v in songs.items()})),
-        "popularity": PopularityBaseline(train).recommend(titles, n_clusters, n_songs),
-        "title_knn": TitleKnnBaseline(train, p["knn_neighbours"], tuple(p["knn_ngram"])).recommend(titles, n_clusters, n_songs),
-    }
-    if p["dense_baseline"]:
-        recs["title_knn_dense"] = DenseTitleKnnBaseline(train, p["knn_neighbours"]).recommend(titles, n_clusters, n_songs)
+
+    def answers(examples, seqs):
+        """Every method's answers for these examples' titles, the model's from its cluster sequences."""
+        titles = [e.title for e in examples]
+        queries = title_encoder.sentence_vectors(titles) if profiles is not None else None
+        n_clusters = [max(1, len(distinct(s))) for s in seqs]
+        return {"model": model_recommendations(seqs, index, n_songs, weights, profiles, queries, p["title_ranking"]),
+                **baseline_recommendations(titles, n_clusters, n_songs, train, index, weights, p["knn_neighbours"],
+                                           tuple(p["knn_ngram"]), p["dense_baseline"], profiles, title_encoder,
+                                           p["title_ranking"])}
+
+    n_clusters = [max(1, len(distinct(s))) for s in sequences]
+    recs = answers(test, sequences)
     results = {name: score(r, test, index, p["ks"], len(songs)) for name, r in recs.items()}
+    for name, r in recs.items():  # title sensitivity: a model that ignores the title gives everyone one list
+        distinct_share, commonest_share = top_list_diversity([x.songs for x in r], 10)
+        results[name].update(distinct_top10_share=round(distinct_share, 4),
+                             most_common_top10_share=round(commonest_share, 4))
+    headline = ["ndcg@10", "r_precision", "recall@50", "expansion_f1", "cluster_f1"]
+    results["ci95"] = intervals_vs_best_baseline({name: score_rows(r, test, index, p["ks"]) for name, r in recs.items()},
+                                                 headline, p["bootstrap_resamples"], base["seed"])
+    # the validation split, where choices are made (params.yaml comments cite these numbers)
+    val_sequences, _, _ = decode_all(model, tokenizer, vocab, constraint, [e.title for e in val], cfg, max_source,
+                                     p["batch_size"], accelerator, title_encoder if reads_states else None)
+    val_recs = answers(val, val_sequences)
+    write_json("metrics/evaluate_val.json", {
+        **{name: {m: v for m, v in score(r, val, index, p["ks"], len(songs)).items() if m in headline}
+           for name, r in val_recs.items()},
+        "ci95": intervals_vs_best_baseline({name: score_rows(r, val, index, p["ks"]) for name, r in val_recs.items()},
+                                           headline, p["bootstrap_resamples"], base["seed"]),
+        "val_playlists": len(val)})
     catalog = load_catalog(base["raw_dir"], feature_names=params["quantize"]["features"], with_playlists=False)
     vectors = combine_feature_sets(list(catalog.features.values()), list(catalog.songs),
                                    params["quantize"]["normalize_each"])

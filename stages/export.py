@@ -5,6 +5,8 @@ from pathlib import Path
 from playlistgen.bundle import export_bundle
 from playlistgen.catalog import load_songs
 from playlistgen.corpus import read_examples
+from playlistgen.recommend import SongTitleProfiles
+from playlistgen.title_encoder import make_title_encoder
 
 from ._common import run
 
@@ -12,6 +14,11 @@ from ._common import run
 def main(params: dict) -> None:
     base, ev = params["base"], params["evaluate"]
     work = Path(base["work_dir"])
+    train = read_examples(work / "corpus" / "train.jsonl")
+    profiles = None
+    if ev["title_ranking"]:
+        encoder = make_title_encoder("minilm", params["train"]["max_source_tokens"])
+        profiles = SongTitleProfiles.from_playlists(train, encoder.sentence_vectors([e.title for e in train]))
     export_bundle(
         out_dir=params["export"]["bundle_dir"],
         model_dir=work / "train" / "model",
@@ -21,10 +28,12 @@ def main(params: dict) -> None:
         semantic_ids_path=work / "quantize" / "song_semantic_ids.jsonl",
         songs=load_songs(Path(base["raw_dir"]) / "songs.jsonl"),
         decode_defaults={"num_beams": ev["num_beams"], "max_repeats": ev["max_repeats"],
+                         "title_ranking": ev["title_ranking"], "title_encoder": params["train"]["title_encoder"],
                          "max_source_tokens": params["train"]["max_source_tokens"], "top_p": params["export"]["top_p"]},
         params={k: params[k] for k in ("quantize", "corpus", "train")},
         data_dir=base["raw_dir"],
-        playlist_counts=Counter(s for e in read_examples(work / "corpus" / "train.jsonl") for s in e.song_ids),
+        playlist_counts=Counter(s for e in train for s in e.song_ids),
+        title_profiles=profiles,
     )
 
 

@@ -1,5 +1,5 @@
 from playlistgen.catalog import Playlist
-from playlistgen.corpus import build_examples, split_examples
+from playlistgen.corpus import Example, build_examples, order_targets, split_examples
 
 
 def test_repeats_kept_in_order_and_songs_without_id_dropped():
@@ -36,3 +36,18 @@ def test_split_is_deterministic_disjoint_and_order_free():
     assert all(e.playlist_id in ids[k] for k, v in alone.items() for e in v)
     other = split_examples(examples, 0.1, 0.2, seed=6)
     assert sorted(e.playlist_id for e in other["test"]) != ids["test"]
+
+
+def test_characteristic_order_puts_what_sets_a_playlist_apart_first():
+    """count x (1 + ln((1 + N) / (1 + training playlists holding the cluster))), distinct, ties in playlist order."""
+    train = [Example("t1", "a", ["pop", "pop", "x"], []), Example("t2", "b", ["pop", "y"], []),
+             Example("t3", "c", ["pop", "z", "z"], [])]
+    test = [Example("q", "d", ["pop", "pop", "z", "y", "new"], [])]
+    splits = {"train": train, "val": [], "test": test}
+    order_targets(splits, "characteristic", max_clusters=3)
+    # N=3: pop held by 3 -> idf 1, scores 2; z held by 1 -> 1 + ln 2 = 1.69; y 1.69; new (0) -> 1 + ln 4 = 2.39
+    assert test[0].clusters == ["new", "pop", "z"]
+    assert train[2].clusters == ["z", "pop"]  # z: 2 x 1.69 = 3.39 > pop 1
+    again = {"train": [Example("t1", "a", ["b", "a", "b"], [])], "val": [], "test": []}
+    order_targets(again, "playlist", max_clusters=2)
+    assert again["train"][0].clusters == ["b", "a"]

@@ -56,3 +56,39 @@ def test_length_buckets():
 
     assert [length_bucket(n, [15, 29]) for n in (1, 15, 16, 29, 30, 99)] == ["1-15", "1-15", "16-29", "16-29",
                                                                              ">=30", ">=30"]
+
+
+def test_ndcg_when_truth_is_longer_than_k():
+    """The ideal DCG has min(|truth|, K) hits: a list of K hits is perfect however long the playlist is."""
+    truth = {f"s{i}" for i in range(30)}
+    assert ndcg_at_k(["s0", "s1", "s2"], truth, 3) == pytest.approx(1.0)
+    # one hit at rank 2 of K=3, |truth| 30: (1/log2 3) / (1 + 1/log2 3 + 1/2)
+    assert ndcg_at_k(["x", "s5", "y"], truth, 3) == pytest.approx((1 / math.log2(3)) / (1 + 1 / math.log2(3) + 0.5))
+
+
+def test_label_precision_counts_unlabelled_and_missing_items_as_misses():
+    from playlistgen.metrics import label_precision_at_k
+
+    genre = {"a": "rock", "b": "rock", "c": "pop"}
+    assert label_precision_at_k(["a", "b"], genre, "rock", 2) == 1.0
+    assert label_precision_at_k(["c", "x"], genre, "rock", 2) == 0.0
+    assert label_precision_at_k(["a", "c", "x", "b"], genre, "rock", 4) == 0.5
+    assert label_precision_at_k(["a"], genre, "rock", 4) == 0.25  # a short list still divides by k
+
+
+def test_top_list_diversity_detects_one_list_for_everyone():
+    from playlistgen.metrics import top_list_diversity
+
+    same = [["a", "b", "c"]] * 4
+    assert top_list_diversity(same, 2) == (0.25, 1.0)
+    varied = [["a", "b"], ["a", "c"], ["a", "b", "x"], ["d"]]
+    assert top_list_diversity(varied, 2) == (0.75, 0.5)  # ["a","b"] twice at k=2
+
+
+def test_paired_bootstrap_interval():
+    from playlistgen.metrics import paired_bootstrap
+
+    better = paired_bootstrap([1.0, 0.9, 0.8, 1.0] * 10, [0.5, 0.4, 0.6, 0.5] * 10, 500, 0)
+    assert better["diff"] == pytest.approx(0.425) and better["lo"] > 0
+    tie = paired_bootstrap([1.0, 0.0] * 20, [0.0, 1.0] * 20, 500, 0)
+    assert tie["diff"] == 0.0 and tie["lo"] < 0 < tie["hi"]

@@ -106,10 +106,14 @@ def test_files_import_writes_a_loadable_catalog_and_keeps_a_good_one_on_error(tm
         ("s1", [1, 0]), ("s2", [0.9, 0.1]), ("s3", [0, 1]), ("s4", "0.1 0.9")]) + "\n")
     out = tmp_path / "catalog"
     assert importers_main(["files", "--songs", str(songs), "--playlists", str(tmp_path / "playlists.csv"),
-                           "--vectors", f"audio={tmp_path / 'audio.jsonl'}", "--output", str(out)]) == 0
+                           "--vectors", f"audio={tmp_path / 'audio.jsonl'}", "--output", str(out), "--no-embed"]) == 0
     catalog = load_catalog(out)
     assert sorted(catalog.songs) == ["s1", "s2", "s3", "s4"] and len(catalog.playlists) == 2
-    assert catalog.features["audio"].vectors.shape == (4, 2)
+    audio = catalog.features["audio"].vectors
+    # standardised per column: [1, 0.9, 0, 0.1] has mean 0.5 and std 0.4528
+    assert audio.shape == (4, 2) and np.allclose(audio.mean(0), 0, atol=1e-6) and np.allclose(audio.std(0), 1)
+    assert audio[0, 0] == pytest.approx(0.5 / np.std([1, 0.9, 0, 0.1]), rel=1e-5)
+    assert set(catalog.features) == {"audio"}
     before = (out / "songs.jsonl").read_bytes()
     (tmp_path / "broken.csv").write_text("playlist_id,title\np1,rain\n")
     with pytest.raises(DataError, match="missing column"):
@@ -135,9 +139,19 @@ def test_data_stage_reads_files_source_and_embeds_when_no_vectors(tmp_path, tiny
                    tmp_path / "playlists.parquet")
     params["base"]["raw_dir"] = str(tmp_path / "raw")
     params["data"].update(source="files", files={"songs": str(tmp_path / "songs.csv"),
-                                                 "playlists": str(tmp_path / "playlists.parquet"), "vectors": {}},
-                          embed={"collab_dim": 8, "text_features": False})
+                                                 "playlists": str(tmp_path / "playlists.parquet"), "vectors": {},
+                                                 "standardize": True},
+                          embed={"collab_dim": 8, "text_features": False, "with_tables": True})
     data_stage(params)
     catalog = load_catalog(tmp_path / "raw")
     assert len(catalog.playlists) == len(tiny_world.playlists)
     assert catalog.features["collab"].dim == 8 and len(catalog.features["collab"].song_ids) > 100
+    # a given vector table (raw units: one column in thousands) comes standardised, beside the embedded set
+    rows = ["song_id,danceability,duration_ms"] + [f"{s['song_id']},{i % 7 / 7},{180000 + 1000 * (i % 13)}"
+                                                   for i, s in enumerate(tiny_world.songs)]
+    (tmp_path / "audio.csv").write_text("\n".join(rows) + "\n")
+    params["data"]["files"]["vectors"] = {"audio": str(tmp_path / "audio.csv")}
+    data_stage(params)
+    catalog = load_catalog(tmp_path / "raw")
+    assert set(catalog.features) == {"audio", "collab"}
+    assert np.allclose(catalog.features["audio"].vectors.std(0), 1, atol=1e-4)

@@ -45,7 +45,7 @@ def test_training_learns_title_to_cluster_mapping(tmp_path):
     data = encode_examples(examples, tok, vocab, max_source_tokens=16)
     model = build_model(len(tok), vocab.pad_id, vocab.eos_id, d_model=32, num_layers=1, num_decoder_layers=1,
                         num_heads=2, d_kv=16, d_ff=64, dropout=0.0, seed=0)
-    cfg = TrainConfig(epochs=8, batch_size=16, lr=5e-3, weight_decay=0.0, warmup_steps=5, schedule="cosine",
+    cfg = TrainConfig(epochs=8, batch_size=16, lr=5e-3, weight_decay=0.0, warmup_share=0.1, schedule="cosine",
                       min_lr_ratio=0.1, grad_accum=1, clip_grad_norm=1.0, patience=8, log_every=5, seed=0)
     summary = train_model(model, data, data[:30], cfg, Accelerator(cpu=True), vocab.pad_id, tmp_path / "model",
                           tmp_path / "log.csv", tmp_path / "val.csv")
@@ -69,3 +69,56 @@ def test_model_is_built_from_config_with_tied_embeddings():
 
     with pytest.raises(ValueError, match="must equal train.num_layers"):
         build_model(100, 0, 1, 32, 1, 2, 2, 16, 64, 0.0, 0)
+
+
+def test_small_data_gets_min_steps_and_a_warning(tmp_path, caplog):
+    """Few examples x few epochs would leave the model at chance: epochs are raised to reach min_steps, with a
+    warning saying why; early stopping does not cut training short before them."""
+    titles = {"rainy piano": ["0-1"], "gym rock": ["1-0"]}
+    examples = [Example(f"p{i}", t, c, ["s"]) for i, (t, c) in enumerate(list(titles.items()) * 8)]
+    tok = train_tokenizer(list(titles), vocab_size=100, num_levels=2, codebook_size=3)
+    vocab = CodeVocab.from_tokenizer(tok, 2, 3)
+    data = encode_examples(examples, tok, vocab, max_source_tokens=16)
+    model = build_model(len(tok), vocab.pad_id, vocab.eos_id, d_model=16, num_layers=1, num_decoder_layers=1,
+                        num_heads=2, d_kv=8, d_ff=32, dropout=0.0, seed=0)
+    cfg = TrainConfig(epochs=2, batch_size=8, lr=5e-3, weight_decay=0.0, warmup_share=0.1, schedule="cosine",
+                      min_lr_ratio=0.1, grad_accum=1, clip_grad_norm=1.0, patience=1, log_every=5, seed=0,
+                      min_steps=20, label_smoothing=0.1, decoder_input_dropout=0.3)
+    with caplog.at_level("WARNING"):
+        summary = train_model(model, data, data[:4], cfg, Accelerator(cpu=True), vocab.pad_id, tmp_path / "m",
+                              tmp_path / "log.csv", tmp_path / "val.csv", mask_id=tok.unk_token_id)
+    assert summary["steps"] >= 20 and summary["epochs_run"] >= 10
+    assert "under train.min_steps (20)" in caplog.text
+
+
+def test_training_loss_smooths_labels_and_drops_decoder_inputs():
+    from playlistgen.train import training_loss
+
+    model = build_model(20, 0, 1, d_model=16, num_layers=1, num_decoder_layers=1, num_heads=2, d_kv=8, d_ff=32,
+                        dropout=0.0, seed=0)
+    batch = {"input_ids": torch.tensor([[5, 1]]), "attention_mask": torch.tensor([[1, 1]]),
+             "labels": torch.tensor([[7, 8, 1]])}
+    base = dict(epochs=1, batch_size=1, lr=1e-3, weight_decay=0.0, warmup_share=0.1, schedule="cosine",
+                min_lr_ratio=0.1, grad_accum=1, clip_grad_norm=1.0, patience=1, log_every=1, seed=0)
+    model.eval()
+    plain = training_loss(model, batch, 0, TrainConfig(**base), None)
+    assert torch.allclose(plain, model(**batch).loss)  # same as T5's own loss when nothing is on
+    smoothed = training_loss(model, batch, 0, TrainConfig(**base, label_smoothing=0.5), None)
+    assert not torch.allclose(plain, smoothed)
+    model.train()
+    torch.manual_seed(0)
+    dropped = training_loss(model, batch, 0, TrainConfig(**base, decoder_input_dropout=1.0), 2)
+    model.eval()
+    masked = {"input_ids": batch["input_ids"], "attention_mask": batch["attention_mask"],
+              "decoder_input_ids": torch.tensor([[0, 2, 2]])}  # start token kept, the rest replaced by <unk>=2
+    expected = torch.nn.functional.cross_entropy(model(**masked).logits.flatten(0, 1), batch["labels"].flatten())
+    assert torch.allclose(dropped, expected)
+
+
+def test_train_config_from_params_names_a_missing_key():
+    import pytest
+
+    from playlistgen.io import DataError
+
+    with pytest.raises(DataError, match="train.batch_size is missing"):
+        TrainConfig.from_params({"epochs": 1}, seed=0)
