@@ -35,13 +35,17 @@ class PopularityBaseline:
 
 class TitleKnnBaseline:
     """Songs and clusters of the k training playlists whose titles are most similar (TF-IDF over character
-    n-grams, which handles Chinese, casing and misspellings), each scored by the summed cosine similarity."""
+    n-grams, which handles Chinese, casing and misspellings), each scored by the summed cosine similarity. With
+    `cluster_sizes`, a cluster's score is divided by sqrt(its size): summed similarity alone favours big clusters,
+    whose expansion is large and imprecise."""
 
     name = "title_knn"
 
-    def __init__(self, train: list[Example], neighbours: int, ngram_range: tuple[int, int]):
+    def __init__(self, train: list[Example], neighbours: int, ngram_range: tuple[int, int],
+                 cluster_sizes: dict[str, int] | None = None):
         self.train = train
         self.neighbours = neighbours
+        self.cluster_sizes = cluster_sizes
         self.vectorizer = TfidfVectorizer(analyzer="char_wb", ngram_range=ngram_range, lowercase=True, sublinear_tf=True)
         self.matrix = self.vectorizer.fit_transform([e.title for e in train])  # (n_train, vocab), rows L2-normalised
 
@@ -62,6 +66,8 @@ class TitleKnnBaseline:
                     song_score[s] += row[j]
                 for c in self.train[j].clusters:
                     cluster_score[c] += row[j]
+            if self.cluster_sizes:
+                cluster_score = Counter({c: v / self.cluster_sizes.get(c, 1) ** 0.5 for c, v in cluster_score.items()})
             out.append(Recommendation([c for c, _ in cluster_score.most_common(n)],
                                       [s for s, _ in song_score.most_common(n_songs)]))
         return out
@@ -72,11 +78,12 @@ class DenseTitleKnnBaseline(TitleKnnBaseline):
 
     name = "title_knn_dense"
 
-    def __init__(self, train: list[Example], neighbours: int):
+    def __init__(self, train: list[Example], neighbours: int, cluster_sizes: dict[str, int] | None = None):
         from .embed import sentence_model
 
         self.train = train
         self.neighbours = neighbours
+        self.cluster_sizes = cluster_sizes
         self.model = sentence_model()
         self.matrix = self.model.encode([e.title for e in train], batch_size=256, normalize_embeddings=True)
 
@@ -105,3 +112,68 @@ class TitleProfileBaseline:
                                           if s in self.index.cluster_of_song))[:n] if self.index else []
             out.append(Recommendation(clusters, songs))
         return out
+
+
+class ExactTitleBaseline:
+    """Training playlists with the same title (case and spacing ignored): their songs by how many of them hold
+    each, their clusters likewise (size-normalised); a title never seen verbatim falls back to `fallback`."""
+
+    name = "exact_title"
+
+    def __init__(self, train: list[Example], fallback, cluster_sizes: dict[str, int]):
+        self.by_title: dict[str, list[Example]] = {}
+        for e in train:
+            self.by_title.setdefault(_normal(e.title), []).append(e)
+        self.fallback, self.cluster_sizes = fallback, cluster_sizes
+
+    def recommend(self, titles: list[str], n_clusters: list[int], n_songs: int) -> list[Recommendation]:
+        out = self.fallback.recommend(titles, n_clusters, n_songs)
+        for i, (title, n) in enumerate(zip(titles, n_clusters)):
+            same = self.by_title.get(_normal(title))
+            if same:
+                songs = Counter(s for e in same for s in e.song_ids)
+                clusters = Counter(c for e in same for c in e.clusters)
+                clusters = Counter({c: v / self.cluster_sizes.get(c, 1) ** 0.5 for c, v in clusters.items()})
+                out[i] = Recommendation([c for c, _ in clusters.most_common(n)],
+                                        [s for s, _ in songs.most_common(n_songs)])
+        return out
+
+
+class TagMatchBaseline:
+    """A shortcut detector: songs whose catalog tags appear among the title's words (most matching tags first,
+    then training-playlist popularity), clusters by their matching songs (size-normalised). It should stay weak
+    when tags are not the hidden concept; if it ever rivals the model, the data has a shortcut."""
+
+    name = "tag_match"
+
+    def __init__(self, train: list[Example], tags_of_song: dict[str, list[str]], cluster_of_song: dict[str, str],
+                 cluster_sizes: dict[str, int]):
+        self.popular = [s for s, _ in Counter(s for e in train for s in e.song_ids).most_common()]
+        self.rank = {s: i for i, s in enumerate(self.popular)}
+        self.songs_with_tag: dict[str, list[str]] = {}
+        for s, tags in tags_of_song.items():
+            for tag in tags or ():
+                self.songs_with_tag.setdefault(tag.lower(), []).append(s)
+        self.cluster_of_song, self.cluster_sizes = cluster_of_song, cluster_sizes
+
+    def recommend(self, titles: list[str], n_clusters: list[int], n_songs: int) -> list[Recommendation]:
+        out = []
+        for title, n in zip(titles, n_clusters):
+            text = _normal(title)
+            matches: Counter = Counter()
+            for tag, songs in self.songs_with_tag.items():
+                if tag in text.split() or (len(tag.split()) > 1 and tag in text):
+                    matches.update(songs)
+            ranked = sorted(matches, key=lambda s: (-matches[s], self.rank.get(s, len(self.rank)), s))
+            ranked += [s for s in self.popular if s not in matches][:max(0, n_songs - len(ranked))]
+            clusters: Counter = Counter()
+            for s in ranked[:max(n_songs, 200)]:
+                if s in self.cluster_of_song:
+                    clusters[self.cluster_of_song[s]] += 1
+            clusters = Counter({c: v / self.cluster_sizes.get(c, 1) ** 0.5 for c, v in clusters.items()})
+            out.append(Recommendation([c for c, _ in clusters.most_common(n)], ranked[:n_songs]))
+        return out
+
+
+def _normal(title: str) -> str:
+    return " ".join(title.lower().split())

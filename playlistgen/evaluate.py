@@ -75,19 +75,38 @@ def model_recommendations(sequences: list[list[str]], index: ClusterIndex, n_son
 def baseline_recommendations(titles: list[str], n_clusters: list[int], n_songs: int, train: list[Example],
                              index: ClusterIndex, weights: dict[str, float], neighbours: int,
                              ngram: tuple[int, int], dense: bool, profiles=None, title_encoder=None,
-                             title_weight: float = 0.0) -> dict[str, list[Recommendation]]:
-    """Every baseline's answers with the model's cluster budget: popularity, title TF-IDF kNN, dense title kNN
-    (with `dense`), and with `profiles` the title-profile retrieval (the model's song order over the whole catalog)."""
-    from .baselines import DenseTitleKnnBaseline, PopularityBaseline, TitleKnnBaseline, TitleProfileBaseline
+                             title_weight: float = 0.0, tags_of_song: dict | None = None) -> dict[str, list[Recommendation]]:
+    """Every baseline's answers with the model's cluster budget and candidate catalog: popularity, title TF-IDF
+    kNN (clusters size-normalised), dense title kNN (with `dense`), exact-title lookup with TF-IDF kNN fallback,
+    the tag-match shortcut detector (with `tags_of_song`), and with `profiles` the title-profile retrieval (the
+    model's own song order over the whole catalog)."""
+    from .baselines import (DenseTitleKnnBaseline, ExactTitleBaseline, PopularityBaseline, TagMatchBaseline,
+                            TitleKnnBaseline, TitleProfileBaseline)
 
+    sizes = {key: len(songs) for key, songs in index.songs_in_cluster.items()}
+    knn = TitleKnnBaseline(train, neighbours, ngram, sizes)
     recs = {"popularity": PopularityBaseline(train).recommend(titles, n_clusters, n_songs),
-            "title_knn": TitleKnnBaseline(train, neighbours, ngram).recommend(titles, n_clusters, n_songs)}
+            "title_knn": knn.recommend(titles, n_clusters, n_songs),
+            "exact_title": ExactTitleBaseline(train, knn, sizes).recommend(titles, n_clusters, n_songs)}
     if dense:
-        recs["title_knn_dense"] = DenseTitleKnnBaseline(train, neighbours).recommend(titles, n_clusters, n_songs)
+        recs["title_knn_dense"] = DenseTitleKnnBaseline(train, neighbours, sizes).recommend(titles, n_clusters, n_songs)
+    if tags_of_song is not None:
+        recs["tag_match"] = TagMatchBaseline(train, tags_of_song, index.cluster_of_song, sizes).recommend(
+            titles, n_clusters, n_songs)
     if profiles is not None:
         recs["title_profile"] = TitleProfileBaseline(profiles, weights, title_weight, title_encoder,
                                                      index).recommend(titles, n_clusters, n_songs)
     return recs
+
+
+def unseen_wording(titles: list[str], train_titles: list[str]) -> list[bool]:
+    """Per title: True when none of its words (lower-cased, split on spaces) occurs in any training title."""
+    vocabulary = {w for t in train_titles for w in t.lower().split()}
+    return [all(w not in vocabulary for w in t.lower().split()) for t in titles]
+
+
+def has_cjk(title: str) -> bool:
+    return any("\u4e00" <= ch <= "\u9fff" for ch in title)
 
 
 def sampled_playlist_metrics(sequences: list[list[str]], examples: list[Example], index: ClusterIndex,

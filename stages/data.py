@@ -3,6 +3,7 @@ import of Spotify MPD slices, or of plain tables; catalogs without vectors get t
 from playlistgen.importers import import_files_catalog, import_mpd_catalog
 from playlistgen.io import DataError
 from playlistgen.synth import generate_world, write_world
+from playlistgen.synth_v2 import generate_world_v2
 
 from ._common import run
 
@@ -24,25 +25,21 @@ def main(params: dict) -> None:
     if p["source"] != "synthetic":
         raise DataError(f"data.source must be synthetic, mpd or files, not {p['source']!r}.")
     size = p["sizes"][p["size"]]
-    world = generate_world(
-        seed=params["base"]["seed"],
-        num_songs=size["num_songs"],
-        num_playlists=size["num_playlists"],
-        latent_dim=p["latent_dim"],
-        feature_dims=p["feature_dims"],
-        feature_noise=p["feature_noise"],
-        missing_share=p["missing_share"],
-        song_noise=p["song_noise"],
-        popularity_zipf=p["popularity_zipf"],
-        concept_zipf=p["concept_zipf"],
-        playlist_length=tuple(p["playlist_length"]),
-        primary_share=p["primary_share"],
-        secondary_share=p["secondary_share"],
-        secondary_prob=p["secondary_prob"],
-        zh_share=p["zh_share"],
-        title_noise=p["title_noise"],
-    )
-    write_world(world, params["base"]["raw_dir"])
+    shared = dict(seed=base["seed"], num_songs=size["num_songs"], num_playlists=size["num_playlists"],
+                  latent_dim=p["latent_dim"], song_noise=p["song_noise"], popularity_zipf=p["popularity_zipf"],
+                  concept_zipf=p["concept_zipf"], primary_share=p["primary_share"],
+                  secondary_share=p["secondary_share"], secondary_prob=p["secondary_prob"])
+    if p["world"] == "v2":
+        world = generate_world_v2(**shared, **p["v2"], split_seed=base["seed"], val_share=c["val_share"],
+                                  test_share=c["test_share"])
+    elif p["world"] == "v1":
+        v1 = p["v1"]
+        world = generate_world(**shared, feature_dims=v1["feature_dims"], feature_noise=v1["feature_noise"],
+                               missing_share=v1["missing_share"], playlist_length=tuple(v1["playlist_length"]),
+                               zh_share=v1["zh_share"], title_noise=v1["title_noise"])
+    else:
+        raise DataError(f"data.world must be v1 or v2, not {p['world']!r}.")
+    write_world(world, base["raw_dir"])
 
 
 if __name__ == "__main__":

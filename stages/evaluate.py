@@ -11,8 +11,9 @@ from playlistgen.features import combine_feature_sets
 from playlistgen.clusters import ClusterIndex, distinct, ranking_weights
 from playlistgen.corpus import read_examples
 from playlistgen.decode import ClusterConstraint, DecodeConfig
-from playlistgen.evaluate import (baseline_recommendations, decode_all, format_samples, intervals_vs_best_baseline,
-                                  length_bucket, model_recommendations, sampled_playlist_metrics, score, score_rows)
+from playlistgen.evaluate import (baseline_recommendations, decode_all, format_samples, has_cjk,
+                                  intervals_vs_best_baseline, length_bucket, model_recommendations,
+                                  sampled_playlist_metrics, score, score_rows, unseen_wording)
 from playlistgen.io import DataError, write_json, write_text
 from playlistgen.metrics import top_list_diversity
 from playlistgen.model import load_model
@@ -74,7 +75,7 @@ def main(params: dict) -> None:
         return {"model": model_recommendations(seqs, index, n_songs, weights, profiles, queries, p["title_ranking"]),
                 **baseline_recommendations(titles, n_clusters, n_songs, train, index, weights, p["knn_neighbours"],
                                            tuple(p["knn_ngram"]), p["dense_baseline"], profiles, title_encoder,
-                                           p["title_ranking"])}
+                                           p["title_ranking"], {s: v.tags for s, v in songs.items()})}
 
     n_clusters = [max(1, len(distinct(s))) for s in sequences]
     recs = answers(test, sequences)
@@ -108,13 +109,19 @@ def main(params: dict) -> None:
         bucket: {"playlists": len(rows), **{name: score([recs[name][i] for i in rows], [test[i] for i in rows], index,
                                                         p["ks"], len(songs))["expansion_f1"] for name in recs}}
         for bucket, rows in sorted(by_length.items())}
-    seen_titles = {e.title.lower() for e in train}
-    for subset, keep in (("seen_title", True), ("unseen_title", False)):
-        rows = [i for i, e in enumerate(test) if (e.title.lower() in seen_titles) == keep]
+    # slices of the test titles: seen verbatim in training, written only with unseen words, Chinese
+    seen_titles = {" ".join(e.title.lower().split()) for e in train}
+    slices = {"seen_title": [" ".join(e.title.lower().split()) in seen_titles for e in test],
+              "unseen_wording": unseen_wording([e.title for e in test], [e.title for e in train]),
+              "chinese": [has_cjk(e.title) for e in test]}
+    results["slices"] = {}
+    for name, member in slices.items():
+        rows = [i for i, keep in enumerate(member) if keep]
         if rows:
-            results["model"][f"{subset}_expansion_f1"] = score(
-                [recs["model"][i] for i in rows], [test[i] for i in rows], index, p["ks"], len(songs))["expansion_f1"]
-            results["model"][f"{subset}_share"] = round(len(rows) / len(test), 4)
+            results["slices"][name] = {"playlists": len(rows), "share": round(len(rows) / len(test), 4), **{
+                method: {m: v for m, v in score([recs[method][i] for i in rows], [test[i] for i in rows], index,
+                                                p["ks"], len(songs)).items() if m in ("ndcg@10", "r_precision")}
+                for method in recs}}
     results["decoding"] = {
         "test_playlists": len(test),
         "constrained_invalid_rate": round(constrained_bad / max(total, 1), 4),
