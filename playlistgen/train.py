@@ -144,6 +144,7 @@ class TrainConfig:
     min_steps: int = 0           # epochs are raised until training runs at least this many optimizer steps
     label_smoothing: float = 0.0
     decoder_input_dropout: float = 0.0  # share of decoder input tokens replaced by <unk>, so the encoder must carry
+    rarity_weight: float = 0.0   # power of the rarity weighting of target tokens (target_token_weights); 0 = off
     mixed_precision: str = "no"  # resolved: no | bf16 | fp16 (see make_accelerator)
     loader_workers: int = 0      # DataLoader worker processes that collate batches (see resolve_workers)
 
@@ -303,12 +304,14 @@ class Checkpointer:
 
 def train_model(model, train_data, val_data, cfg: TrainConfig, accelerator, pad_id: int, out_dir: Path,
                 log_path: Path, val_log_path: Path, checkpoint_dir: Path | None = None, checkpoint_every: int = 0,
-                fingerprint: str = "", mask_id: int | None = None) -> dict:
+                fingerprint: str = "", mask_id: int | None = None,
+                token_weights: torch.Tensor | None = None) -> dict:
     """Train, validate each epoch, keep the best weights in out_dir (save_pretrained); returns summary metrics.
 
     With `checkpoint_dir`, state is saved every `checkpoint_every` optimizer steps and after each epoch, and a
     run with the same `fingerprint` resumes from the last checkpoint. `mask_id` is the token that
-    `cfg.decoder_input_dropout` puts in place of dropped decoder inputs.
+    `cfg.decoder_input_dropout` puts in place of dropped decoder inputs; `token_weights` (vocabulary,) weigh each
+    target token's loss (see target_token_weights).
     """
     if cfg.decoder_input_dropout > 0 and mask_id is None:
         raise ValueError("decoder_input_dropout needs mask_id (the tokenizer's unk id).")
@@ -339,6 +342,8 @@ def train_model(model, train_data, val_data, cfg: TrainConfig, accelerator, pad_
         optimizer, lr_lambda(warmup_steps * per_step, total_steps * per_step, cfg.schedule, cfg.min_lr_ratio))
     model, optimizer, train_loader, val_loader, scheduler = accelerator.prepare(
         model, optimizer, train_loader, val_loader, scheduler)
+    if token_weights is not None:
+        token_weights = token_weights.to(accelerator.device)
 
     checkpointer = Checkpointer(checkpoint_dir, fingerprint, accelerator) if checkpoint_dir else None
     best_dir = checkpointer.best_dir if checkpointer else out_dir
@@ -360,7 +365,7 @@ def train_model(model, train_data, val_data, cfg: TrainConfig, accelerator, pad_
         for batch in bar:
             with accelerator.accumulate(model):
                 with autocast(cfg.mixed_precision, accelerator.device):
-                    loss = training_loss(model, batch, pad_id, cfg, mask_id)
+                    loss = training_loss(model, batch, pad_id, cfg, mask_id, token_weights)
                 accelerator.backward(loss)
                 if accelerator.sync_gradients and cfg.clip_grad_norm > 0:
                     accelerator.clip_grad_norm_(model.parameters(), cfg.clip_grad_norm)
@@ -416,8 +421,31 @@ def train_model(model, train_data, val_data, cfg: TrainConfig, accelerator, pad_
             "train_seconds": round(seconds, 1), "tokens_per_s": round(p.tokens_seen / max(seconds, 1e-9), 1)}
 
 
-def training_loss(model, batch: dict, pad_id: int, cfg: TrainConfig, mask_id: int | None) -> torch.Tensor:
-    """Cross-entropy with label smoothing, on decoder inputs of which a share is replaced by `mask_id`.
+def target_token_weights(data: list[EncodedExample], vocab_size: int, power: float) -> torch.Tensor | None:
+    """Loss weight per target token, (count / mean count over the tokens that occur) ** -power, normalised so that
+    the training targets' mean weight is 1; None when power is 0.
+
+    Maximum likelihood on few playlists learns the marginal: the popular clusters are the likeliest whatever the
+    title, and beam search returns them to everyone. Weighting a token's loss by its rarity trains the model
+    towards p(cluster | title) / p(cluster)^power, the mutual-information objective of Li et al., "A Diversity-
+    Promoting Objective Function for Neural Conversation Models" (NAACL 2016), moved from decoding into training
+    so that decoding (and the bundle) stay unchanged."""
+    if not power:
+        return None
+    counts = torch.zeros(vocab_size, dtype=torch.float64)
+    for e in data:
+        counts.index_add_(0, torch.tensor(e.target), torch.ones(len(e.target), dtype=torch.float64))
+    seen = counts > 0
+    weights = torch.ones(vocab_size, dtype=torch.float64)
+    weights[seen] = (counts[seen] / counts[seen].mean()) ** -power
+    weights /= (weights * counts).sum() / counts.sum()  # mean weight 1 over the training targets
+    return weights.float()
+
+
+def training_loss(model, batch: dict, pad_id: int, cfg: TrainConfig, mask_id: int | None,
+                  token_weights: torch.Tensor | None = None) -> torch.Tensor:
+    """Cross-entropy with label smoothing (and per-token weights), on decoder inputs of which a share is replaced
+    by `mask_id`.
 
     Dropping decoder inputs (as word dropout in Bowman et al., "Generating Sentences from a Continuous Space", 2016)
     keeps the decoder from predicting the next cluster from the previous ones alone, i.e. from learning the
@@ -432,8 +460,8 @@ def training_loss(model, batch: dict, pad_id: int, cfg: TrainConfig, mask_id: in
         decoder_input_ids = decoder_input_ids.masked_fill(drop & (labels != -100), mask_id)
     inputs = {k: v for k, v in batch.items() if k != "labels"}
     logits = model(**inputs, decoder_input_ids=decoder_input_ids, use_cache=False).logits  # (B, T, V)
-    return torch.nn.functional.cross_entropy(logits.flatten(0, 1).float(), labels.flatten(), ignore_index=-100,
-                                             label_smoothing=cfg.label_smoothing)
+    return torch.nn.functional.cross_entropy(logits.flatten(0, 1).float(), labels.flatten(), weight=token_weights,
+                                             ignore_index=-100, label_smoothing=cfg.label_smoothing)
 
 
 def write_csv(rows: list[dict], path: Path, fields: list[str]) -> None:

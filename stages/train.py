@@ -13,7 +13,7 @@ from playlistgen.model import build_model, count_parameters
 from playlistgen.title_encoder import STATE_DIM, make_title_encoder
 from playlistgen.tokenizer import CodeVocab, load_tokenizer
 from playlistgen.train import (TrainConfig, encode_examples, fingerprint, make_accelerator, resolve_precision,
-                               resolve_workers, train_model)
+                               resolve_workers, target_token_weights, train_model)
 
 from ._common import run
 
@@ -51,7 +51,8 @@ def main(params: dict) -> None:
     summary = train_model(model, train_data, val_data, cfg, accelerator, vocab.pad_id, out / "model",
                           Path("metrics/train_log.csv"), Path("metrics/val_log.csv"),
                           checkpoint_dir=work / "train_checkpoints", checkpoint_every=p["checkpoint_every"],
-                          fingerprint=run_id, mask_id=tokenizer.unk_token_id)
+                          fingerprint=run_id, mask_id=tokenizer.unk_token_id,
+                          token_weights=target_token_weights(train_data, len(tokenizer), cfg.rarity_weight))
     accelerator.wait_for_everyone()
     if accelerator.is_main_process:
         summary["parameters"] = count_parameters(model)

@@ -1,5 +1,6 @@
 import math
 
+import pytest
 import torch
 from accelerate import Accelerator
 
@@ -122,3 +123,18 @@ def test_train_config_from_params_names_a_missing_key():
 
     with pytest.raises(DataError, match="train.batch_size is missing"):
         TrainConfig.from_params({"epochs": 1}, seed=0)
+
+
+def test_rarity_weights_favour_rare_target_tokens():
+    from playlistgen.train import EncodedExample, target_token_weights
+
+    data = [EncodedExample([5, 1], [10, 11, 1]), EncodedExample([6, 1], [10, 12, 1]),
+            EncodedExample([7, 1], [10, 11, 1])]
+    assert target_token_weights(data, 20, 0.0) is None
+    w = target_token_weights(data, 20, 1.0)
+    # counts: 10 x3, 11 x2, 12 x1, EOS(1) x3; weights ~ 1/count, rescaled so the 9 targets average 1
+    raw = {10: 1 / 3, 11: 1 / 2, 12: 1.0, 1: 1 / 3}
+    scale = 9 / (3 * raw[10] + 2 * raw[11] + raw[12] + 3 * raw[1])
+    assert w[12].item() == pytest.approx(raw[12] * scale, rel=1e-5) and w[12] > w[11] > w[10]
+    # a token in no target keeps weight 1 before the rescale: 1 / (sum(w x count) / sum(count)) = 9 / (4 x 2.25)
+    assert w[3].item() == pytest.approx(1.0)
