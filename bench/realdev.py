@@ -88,8 +88,7 @@ def answers_for(params: dict, split: str) -> tuple[dict[str, list[list[str]]], l
     """20-song answers of every method for the split's titles: (answers, train examples, eval playlists, index)."""
     import torch
 
-    from playlistgen.baselines import (DenseTitleKnnBaseline, PopularityBaseline, TitleKnnBaseline,
-                                       TitleProfileBaseline)
+    from playlistgen.evaluate import baseline_recommendations
     from playlistgen.catalog import load_catalog
     from playlistgen.recommend import Recommender
 
@@ -106,16 +105,11 @@ def answers_for(params: dict, split: str) -> tuple[dict[str, list[list[str]]], l
     titles = [p.title for p in evaluated]
     k = e["songs_per_answer"]
     answers = {name: [r.songs for r in recs] for name, recs in recommender.recommend_all(titles, k).items()}
-    n_clusters = [e["max_clusters"]] * len(titles)
-    answers["title_knn"] = [r.songs for r in TitleKnnBaseline(train, e["knn_neighbours"], tuple(e["knn_ngram"]))
-                            .recommend(titles, n_clusters, k)]
-    answers["title_knn_dense"] = [r.songs for r in DenseTitleKnnBaseline(train, e["knn_neighbours"])
-                                  .recommend(titles, n_clusters, k)]
-    if recommender.profiles is not None:
-        answers["title_profile"] = [r.songs for r in TitleProfileBaseline(
-            recommender.profiles, recommender.weights, recommender.title_weight, recommender.title_encoder,
-            recommender.index).recommend(titles, n_clusters, k)]
-    answers["popularity"] = [r.songs for r in PopularityBaseline(train).recommend(titles, n_clusters, k)]
+    baselines = baseline_recommendations(
+        titles, [e["max_clusters"]] * len(titles), k, train, recommender.index, recommender.weights,
+        e["knn_neighbours"], tuple(e["knn_ngram"]), True, recommender.profiles, recommender.title_encoder,
+        recommender.title_weight, {s: v.tags for s, v in catalog.songs.items()})
+    answers.update({name: [r.songs for r in recs] for name, recs in baselines.items()})
     return answers, train, evaluated, recommender.index
 
 

@@ -78,17 +78,24 @@ class DenseTitleKnnBaseline(TitleKnnBaseline):
 
     name = "title_knn_dense"
 
-    def __init__(self, train: list[Example], neighbours: int, cluster_sizes: dict[str, int] | None = None):
-        from .embed import sentence_model
-
+    def __init__(self, train: list[Example], neighbours: int, cluster_sizes: dict[str, int] | None = None,
+                 encoder=None):
+        """`encoder`: a title_encoder.TitleEncoder already loaded (same vectors as sentence-transformers'), else
+        the sentence-transformers model is loaded here."""
         self.train = train
         self.neighbours = neighbours
         self.cluster_sizes = cluster_sizes
-        self.model = sentence_model()
-        self.matrix = self.model.encode([e.title for e in train], batch_size=256, normalize_embeddings=True)
+        if encoder is None:
+            from .embed import sentence_model
+
+            model = sentence_model()
+            self.encode = lambda texts: model.encode(texts, batch_size=256, normalize_embeddings=True)
+        else:
+            self.encode = encoder.sentence_vectors
+        self.matrix = self.encode([e.title for e in train])
 
     def similarities(self, titles: list[str]) -> np.ndarray:
-        return self.model.encode(titles, batch_size=256, normalize_embeddings=True) @ self.matrix.T
+        return self.encode(titles) @ self.matrix.T
 
 
 class TitleProfileBaseline:

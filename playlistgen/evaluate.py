@@ -89,7 +89,8 @@ def baseline_recommendations(titles: list[str], n_clusters: list[int], n_songs: 
             "title_knn": knn.recommend(titles, n_clusters, n_songs),
             "exact_title": ExactTitleBaseline(train, knn, sizes).recommend(titles, n_clusters, n_songs)}
     if dense:
-        recs["title_knn_dense"] = DenseTitleKnnBaseline(train, neighbours, sizes).recommend(titles, n_clusters, n_songs)
+        recs["title_knn_dense"] = DenseTitleKnnBaseline(train, neighbours, sizes, title_encoder).recommend(
+            titles, n_clusters, n_songs)
     if tags_of_song is not None:
         recs["tag_match"] = TagMatchBaseline(train, tags_of_song, index.cluster_of_song, sizes).recommend(
             titles, n_clusters, n_songs)
