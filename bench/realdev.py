@@ -68,7 +68,9 @@ def build(params: dict, work: Path) -> dict:
 
     os.chdir(work)  # stages write their metrics/ next to their outputs here, not over the repository's
     base = params["base"]
-    k_data = stamp(base["seed"], params["data"], params["corpus"]["val_share"], params["corpus"]["test_share"])
+    d = params["data"]  # what the files import reads (the synthetic world's keys do not matter here)
+    k_data = stamp(base["seed"], d["source"], d["files"], d["embed"], params["corpus"]["val_share"],
+                   params["corpus"]["test_share"])
     run_stage("data", data.main, params, k_data, work / "stamps" / "data")
     k_quant = stamp(k_data, params["quantize"])
     run_stage("quantize", quantize.main, params, k_quant, work / "stamps" / "quantize")

@@ -118,8 +118,8 @@ def answer(gen, playlists: list[ChallengePlaylist], n_clusters: int, batch_size:
         chunk = named[start:start + batch_size]
         for p, seq in zip(chunk, gen.generate_clusters_batch([p.title for p in chunk], n_clusters, beams)):
             clusters[p.pid] = seq
-    answers = {p.pid: fill(gen.index.ranked_songs(clusters.get(p.pid, []), ANSWER_LENGTH + len(p.seeds),
-                                                  gen.ranking_weights), p.seeds, popular) for p in playlists}
+    answers = {p.pid: fill(gen.ranked_songs(p.title, clusters[p.pid], ANSWER_LENGTH + len(p.seeds))
+                           if p.pid in clusters else [], p.seeds, popular) for p in playlists}
     return answers, clusters
 
 

@@ -159,6 +159,15 @@ class PlaylistGenerator:
         return [Track(i + 1, s, self.songs[s]["title"], self.songs[s]["artist"], k, self.songs[s].get("tags"))
                 for i, (s, k) in enumerate(picked[:n])]
 
+    def ranked_songs(self, title: str, clusters: list[str], limit: int) -> list[str]:
+        """The songs of generated clusters in the order the evaluate stage scores (ClusterIndex.ranked_songs):
+        training-playlist weight / (1 + cluster rank), times exp(title_ranking x cos(title, song profile))."""
+        scorer = None
+        if self.profiles is not None:
+            query = self.title_encoder.sentence_vectors([clean_title(title)])[0]
+            scorer = lambda ids: self.profiles.scores(query, ids)  # noqa: E731
+        return self.index.ranked_songs(clusters, limit, self.ranking_weights, scorer, self.title_weight)
+
     def title_aware_weights(self, title: str, song_ids, popularity_weighted: bool = False) -> dict[str, float]:
         """song -> ranking weight x exp(title_ranking x cos(title, song's title profile)), the order the evaluate
         stage scores (ClusterIndex.ranked_songs), scaled so the largest is 1; with `popularity_weighted` the

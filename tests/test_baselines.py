@@ -1,0 +1,92 @@
+"""Hand-computed cases for every baseline and for the model's song order (what reaches metrics/evaluate.json)."""
+import numpy as np
+import pytest
+
+from playlistgen.baselines import (ExactTitleBaseline, PopularityBaseline, TagMatchBaseline, TitleKnnBaseline,
+                                   TitleProfileBaseline)
+from playlistgen.clusters import ClusterIndex
+from playlistgen.corpus import Example
+from playlistgen.evaluate import has_cjk, model_recommendations, score, unseen_wording
+from playlistgen.recommend import SongTitleProfiles
+
+TRAIN = [Example("p1", "rainy piano", ["0-0", "0-0", "1-0"], ["a", "b", "c"]),
+         Example("p2", "Rainy  Piano", ["0-0", "2-0"], ["a", "e"]),
+         Example("p3", "gym rock", ["3-0", "3-0"], ["f", "g"])]
+INDEX = ClusterIndex(2, 4, {"0-0": ["a", "b"], "1-0": ["c"], "2-0": ["e"], "3-0": ["f", "g", "h", "i"]})
+
+
+def test_popularity_ignores_the_title():
+    recs = PopularityBaseline(TRAIN).recommend(["x", "y"], [2, 1], 3)
+    assert recs[0].songs == recs[1].songs == ["a", "b", "c"]  # a in 2 playlists, then first-seen order
+    assert recs[0].clusters == ["0-0", "3-0"] and recs[1].clusters == ["0-0"]
+
+
+def test_exact_title_pools_same_titles_and_falls_back():
+    knn = TitleKnnBaseline(TRAIN, 2, (2, 3), {k: len(v) for k, v in INDEX.songs_in_cluster.items()})
+    exact = ExactTitleBaseline(TRAIN, knn, {k: len(v) for k, v in INDEX.songs_in_cluster.items()})
+    rec, other = exact.recommend(["RAINY piano", "gym rocks"], [2, 2], 3)
+    assert rec.songs == ["a", "b", "c"]  # a in both "rainy piano" playlists
+    # clusters: 0-0 three times / sqrt(2) = 2.12; 1-0 and 2-0 once / 1
+    assert rec.clusters == ["0-0", "1-0"]
+    assert other.songs[:2] == ["f", "g"]  # no verbatim match: TF-IDF kNN finds "gym rock"
+
+
+def test_knn_divides_cluster_scores_by_sqrt_size():
+    sizes = {"0-0": 2, "1-0": 1, "3-0": 16}
+    plain = TitleKnnBaseline(TRAIN[2:] + TRAIN[:1], 2, (2, 3)).recommend(["gym rock piano"], [1], 2)[0]
+    normed = TitleKnnBaseline(TRAIN[2:] + TRAIN[:1], 2, (2, 3), sizes).recommend(["gym rock piano"], [1], 2)[0]
+    assert plain.clusters == ["3-0"] and normed.clusters != ["3-0"]
+
+
+def test_tag_match_ranks_songs_by_matching_tags():
+    tags = {"a": ["piano", "rainy"], "b": ["piano"], "c": [], "e": ["rock"], "f": ["rock", "gym"]}
+    sizes = {k: len(v) for k, v in INDEX.songs_in_cluster.items()}
+    rec = TagMatchBaseline(TRAIN, tags, INDEX.cluster_of_song, sizes).recommend(["Rainy Piano"], [1], 3)[0]
+    assert rec.songs == ["a", "b", "c"]  # a matches 2 tags, b 1, then the most popular unmatched
+    assert rec.clusters == ["0-0"]
+
+
+def test_song_title_profiles_and_title_aware_order():
+    vectors = np.array([[1.0, 0.0], [0.6, 0.8], [0.0, 1.0]], dtype=np.float32)  # the 3 training titles
+    profiles = SongTitleProfiles.from_playlists(TRAIN, vectors)
+    # a is in p1 and p2: mean (0.8, 0.4) normalised; f only in p3
+    assert np.allclose(profiles.vectors[profiles.row["a"]], np.array([0.8, 0.4]) / np.hypot(0.8, 0.4))
+    query = np.array([0.0, 1.0], dtype=np.float32)
+    scores = profiles.scores(query, ["f", "b", "unknown"])
+    assert scores[0] == pytest.approx(1.0) and scores[1] == pytest.approx(0.0)
+    assert scores[2] == pytest.approx(0.5)  # no profile: the mean of the others
+    weights = {"a": 2.0, "b": 1.0, "c": 1.0, "e": 1.0, "f": 1.0, "g": 1.0, "h": 0.5, "i": 0.5}
+    plain = INDEX.ranked_songs(["0-0", "3-0"], 3, weights)
+    aware = INDEX.ranked_songs(["0-0", "3-0"], 3, weights, lambda ids: profiles.scores(query, ids), 5.0)
+    assert plain == ["a", "b", "f"]  # 2/1, 1/1, then 1/2 for the second cluster (f before g by depth)
+    # exp(5 x cos): f and g of "gym rock" (cos 1 with the query) now beat a (cos 0.447)
+    assert aware[:2] == ["f", "g"]
+    recs = model_recommendations([["0-0", "3-0"]], INDEX, 3, weights, profiles, query[None], 5.0)
+    assert recs[0].songs == aware and recs[0].clusters == ["0-0", "3-0"]
+    catalog = TitleProfileBaseline(profiles, weights, 5.0, _FixedEncoder(query), INDEX)
+    assert catalog.recommend(["anything"], [2], 2)[0].songs == ["f", "g"]
+
+
+class _FixedEncoder:
+    def __init__(self, vector):
+        self.vector = vector
+
+    def sentence_vectors(self, titles):
+        return np.stack([self.vector] * len(titles))
+
+
+def test_score_on_a_worked_case():
+    recs = model_recommendations([["0-0", "3-0"]], INDEX, 2, {"a": 3, "f": 2, "b": 1})
+    truth = [Example("t", "x", [], ["a", "f", "z"])]
+    out = score(recs, truth, INDEX, [2], catalog_size=10)
+    # expansion {a, b, f, g, h, i} vs truth {a, f, z}: P 2/6, R 2/3
+    assert out["expansion_precision"] == pytest.approx(1 / 3, abs=1e-4) and out["expansion_recall"] == pytest.approx(2 / 3, abs=1e-4)
+    assert out["ndcg@2"] == pytest.approx(1.0)  # a then f (3/1 > 2/2 > 1/1), both relevant
+    assert out["r_precision"] == pytest.approx(2 / 3, abs=1e-4)
+    assert out["cluster_f1"] == pytest.approx(1.0)  # truth clusters {0-0, 3-0}; z has none
+    assert out["coverage@2"] == pytest.approx(0.2)
+
+
+def test_slices():
+    assert unseen_wording(["haunted 1995", "dark 1995", "1995"], ["dark rock", "halloween"]) == [True, False, True]
+    assert [has_cjk(t) for t in ("深夜学习", "rainy", "años 80")] == [True, False, False]
