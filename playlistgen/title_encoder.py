@@ -18,6 +18,7 @@ from .io import DataError
 log = logging.getLogger(__name__)
 
 STATE_DIM = 384  # all-MiniLM-L6-v2 hidden size
+CACHE_LIMIT = 100_000  # titles whose states a TitleEncoder keeps (~15 KB each)
 
 
 class TitleEncoder:
@@ -37,18 +38,22 @@ class TitleEncoder:
         self.model = AutoModel.from_pretrained(str(path)).to(device).eval()
         self.max_tokens = max_tokens
         self.device = torch.device(device)
+        self._cache: dict[str, np.ndarray] = {}  # title -> states: a stage encodes its training titles once
 
     @torch.inference_mode()
     def states(self, titles: list[str], batch_size: int = 256) -> list[np.ndarray]:
         """Per title a (tokens, 384) float32 array of last-layer states, [CLS] and [SEP] included."""
-        out = []
-        for start in range(0, len(titles), batch_size):
-            batch = self.tokenizer(titles[start:start + batch_size], padding=True, truncation=True,
-                                   max_length=self.max_tokens, return_tensors="pt").to(self.device)
+        todo = list(dict.fromkeys(t for t in titles if t not in self._cache))
+        if len(self._cache) + len(todo) > CACHE_LIMIT:  # a long-running server: keep memory bounded
+            self._cache = {t: self._cache[t] for t in titles if t in self._cache}
+        for start in range(0, len(todo), batch_size):
+            chunk = todo[start:start + batch_size]
+            batch = self.tokenizer(chunk, padding=True, truncation=True, max_length=self.max_tokens,
+                                   return_tensors="pt").to(self.device)
             hidden = self.model(**batch).last_hidden_state.float().cpu().numpy()  # (B, S, 384)
             lengths = batch["attention_mask"].sum(1).tolist()
-            out += [h[:n] for h, n in zip(hidden, lengths)]
-        return out
+            self._cache.update((t, h[:n]) for t, h, n in zip(chunk, hidden, lengths))
+        return [self._cache[t] for t in titles]
 
     def sentence_vectors(self, titles: list[str], batch_size: int = 256) -> np.ndarray:
         """(n, 384) mean-pooled, L2-normalised vectors: the model's sentence embedding (as sentence-transformers)."""
