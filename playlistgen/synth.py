@@ -196,32 +196,41 @@ def generate_world(
         primary = primary if len(primary) else np.arange(num_songs)
         secondary = secondary if secondary is not None and len(secondary) else None
         length = int(rng.integers(playlist_length[0], playlist_length[1] + 1))
-        chosen: list[int] = []
-        taken: set[int] = set()
-        attempts = 0
-        while len(chosen) < length and attempts < length * 20:
-            attempts += 1
-            u = rng.random()
-            if u < primary_share or (secondary is None and u < primary_share + secondary_share):
-                pool = primary
-            elif u < primary_share + secondary_share:
-                pool = secondary
-            else:
-                pool = None
-            if pool is None:
-                song = int(rng.choice(num_songs, p=global_p))
-            else:
-                weights = popularity[pool] + 0.02  # a long tail still gets picked
-                song = int(pool[rng.choice(len(pool), p=weights / weights.sum())])
-            if song not in taken:
-                taken.add(song)
-                chosen.append(song)
+        chosen = draw_songs(rng, length, primary, secondary, popularity, global_p, primary_share, secondary_share)
         playlists.append({
             "playlist_id": f"p{p:06d}",
             "title": _title(rng, template, zh, g, m, e, title_noise),
             "song_ids": [song_ids[s] for s in chosen],
         })
     return World(songs, playlists, features)
+
+
+def draw_songs(rng: np.random.Generator, length: int, primary: np.ndarray, secondary: np.ndarray | None,
+               popularity: np.ndarray, global_p: np.ndarray, primary_share: float, secondary_share: float) -> list[int]:
+    """A playlist's distinct songs: each from the primary pool, the secondary pool or the global popular head
+    (shares as given; without a secondary pool its share goes to the primary), popularity-weighted within a pool
+    with a floor so the long tail still gets picked."""
+    chosen: list[int] = []
+    taken: set[int] = set()
+    attempts = 0
+    while len(chosen) < length and attempts < length * 20:
+        attempts += 1
+        u = rng.random()
+        if u < primary_share or (secondary is None and u < primary_share + secondary_share):
+            pool = primary
+        elif u < primary_share + secondary_share:
+            pool = secondary
+        else:
+            pool = None
+        if pool is None:
+            song = int(rng.choice(len(popularity), p=global_p))
+        else:
+            weights = popularity[pool] + 0.02
+            song = int(pool[rng.choice(len(pool), p=weights / weights.sum())])
+        if song not in taken:
+            taken.add(song)
+            chosen.append(song)
+    return chosen
 
 
 def write_world(world: World, directory: str | Path) -> None:

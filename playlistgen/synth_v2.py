@@ -23,7 +23,7 @@ from __future__ import annotations
 import numpy as np
 
 from .corpus import split_of
-from .synth import ERAS, GENRES, MOODS, World, _misspell, _name
+from .synth import ERAS, GENRES, MOODS, World, _misspell, _name, draw_songs
 
 # genre -> (English wordings, held-out English wordings, other languages)
 GENRE_WORDS = {
@@ -250,23 +250,6 @@ def generate_world_v2(
         primary = primary if len(primary) else np.arange(num_songs)
         secondary = secondary if secondary is not None and len(secondary) else None
         length = int(round(np.exp(rng.uniform(np.log(lo), np.log(hi)))))  # long-tailed: many short, some long
-        chosen, taken, attempts = [], set(), 0
-        while len(chosen) < length and attempts < length * 20:
-            attempts += 1
-            u = rng.random()
-            if u < primary_share or (secondary is None and u < primary_share + secondary_share):
-                pool = primary
-            elif u < primary_share + secondary_share:
-                pool = secondary
-            else:
-                pool = None
-            if pool is None:
-                song = int(rng.choice(num_songs, p=global_p))
-            else:
-                weights = popularity[pool] + 0.02
-                song = int(pool[rng.choice(len(pool), p=weights / weights.sum())])
-            if song not in taken:
-                taken.add(song)
-                chosen.append(song)
+        chosen = draw_songs(rng, length, primary, secondary, popularity, global_p, primary_share, secondary_share)
         playlists.append({"playlist_id": playlist_id, "title": title, "song_ids": [song_ids[s] for s in chosen]})
     return World(songs, playlists, features)
