@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from .baselines import Recommendation
-from .clusters import ClusterIndex, distinct, ranking_weights
+from .clusters import ClusterIndex, ranking_weights
 from .decode import ClusterConstraint, DecodeConfig, generate_clusters
 
 
@@ -54,8 +54,7 @@ class SongTitleProfiles:
 class Recommender:
     def __init__(self, model, tokenizer, vocab, index: ClusterIndex, decode: DecodeConfig, max_source_tokens: int,
                  weights: dict[str, float], title_encoder=None, profiles: SongTitleProfiles | None = None,
-                 title_weight: float = 0.0, max_repeats: int | None = 1, batch_size: int = 64, train=None,
-                 train_vectors: np.ndarray | None = None):
+                 title_weight: float = 0.0, max_repeats: int | None = 1, batch_size: int = 64, train=None):
         self.model, self.tokenizer, self.vocab, self.index = model, tokenizer, vocab, index
         self.decode, self.max_source_tokens, self.weights = decode, max_source_tokens, weights
         self.title_encoder, self.profiles, self.title_weight = title_encoder, profiles, title_weight
@@ -63,7 +62,6 @@ class Recommender:
                                             decode.max_clusters, max_repeats)
         self.batch_size = batch_size
         self.train = train
-        self.train_vectors = train_vectors  # (train, D) sentence vectors of the training titles, or None
 
     @classmethod
     def from_work_dir(cls, work: Path, raw_dir, params: dict) -> "Recommender":
@@ -83,20 +81,17 @@ class Recommender:
         songs = load_songs(Path(raw_dir) / "songs.jsonl")
         weights = ranking_weights(Counter(s for x in train for s in x.song_ids), {s: v.popularity for s, v in songs.items()})
         encoder = make_title_encoder(t["title_encoder"], t["max_source_tokens"])
-        if encoder is None and e.get("title_ranking", 0):
-            encoder = make_title_encoder("minilm", t["max_source_tokens"])
-        profiles = train_vectors = None
+        profiles = None
         if e.get("title_ranking", 0):
             encoder = encoder or make_title_encoder("minilm", t["max_source_tokens"])
-            train_vectors = encoder.sentence_vectors([x.title for x in train])
-            profiles = SongTitleProfiles.from_playlists(train, train_vectors)
+            profiles = SongTitleProfiles.from_playlists(train, encoder.sentence_vectors([x.title for x in train]))
         sample = e["decode"] == "sample"
         cfg = DecodeConfig(num_beams=1 if sample else e["num_beams"], max_clusters=e["max_clusters"],
                            min_clusters=e["min_clusters"], do_sample=sample, temperature=e["temperature"],
                            top_p=e["top_p"])
         return cls(model, tokenizer, vocab, index, cfg, t["max_source_tokens"], weights,
                    encoder if getattr(model, "title_proj", None) is not None or profiles else None, profiles,
-                   e.get("title_ranking", 0.0), e["max_repeats"], e["batch_size"], train, train_vectors)
+                   e.get("title_ranking", 0.0), e["max_repeats"], e["batch_size"], train)
 
     def clusters(self, titles: list[str]) -> list[list[str]]:
         out = []
@@ -109,11 +104,9 @@ class Recommender:
         return out
 
     def recommend_all(self, titles: list[str], k: int) -> dict[str, list[Recommendation]]:
-        sequences = self.clusters(titles)
-        queries = self.title_encoder.sentence_vectors(titles) if self.profiles is not None else None
-        recs = []
-        for i, seq in enumerate(sequences):
-            scorer = (lambda ids, q=queries[i]: self.profiles.scores(q, ids)) if queries is not None else None
-            recs.append(Recommendation(distinct(seq), self.index.ranked_songs(seq, k, self.weights, scorer, self.title_weight)))
-        return {"model": recs}
+        """{"model": each title's generated clusters and top-k songs}, ordered as the evaluate stage orders them."""
+        from .evaluate import model_recommendations
 
+        queries = self.title_encoder.sentence_vectors(titles) if self.profiles is not None else None
+        return {"model": model_recommendations(self.clusters(titles), self.index, k, self.weights, self.profiles,
+                                               queries, self.title_weight)}
