@@ -183,15 +183,7 @@ def generate_world(
         primary = pool_of(g, m, e, facets)
         secondary = None
         if rng.random() < secondary_prob:
-            # A neighbour: one facet changed (another mood, era or genre).
-            g2, m2, e2 = g, m, e
-            choice = rng.integers(3)
-            if choice == 0:
-                m2 = int(rng.integers(n_m))
-            elif choice == 1:
-                e2 = int(rng.integers(n_e))
-            else:
-                g2 = int(rng.integers(n_g))
+            g2, m2, e2 = neighbour(rng, (g, m, e), (n_g, n_m, n_e))
             secondary = pool_of(g2, m2, e2, facets)
         primary = primary if len(primary) else np.arange(num_songs)
         secondary = secondary if secondary is not None and len(secondary) else None
@@ -203,6 +195,19 @@ def generate_world(
             "song_ids": [song_ids[s] for s in chosen],
         })
     return World(songs, playlists, features)
+
+
+def neighbour(rng: np.random.Generator, concept: tuple[int, int, int], sizes: tuple[int, int, int]) -> tuple[int, int, int]:
+    """A neighbouring concept: (genre, mood, era) with one facet redrawn (the mood, the era or the genre)."""
+    g, m, e = concept
+    choice = rng.integers(3)
+    if choice == 0:
+        m = int(rng.integers(sizes[1]))
+    elif choice == 1:
+        e = int(rng.integers(sizes[2]))
+    else:
+        g = int(rng.integers(sizes[0]))
+    return g, m, e
 
 
 def draw_songs(rng: np.random.Generator, length: int, primary: np.ndarray, secondary: np.ndarray | None,

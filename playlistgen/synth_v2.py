@@ -23,7 +23,7 @@ from __future__ import annotations
 import numpy as np
 
 from .corpus import split_of
-from .synth import ERAS, GENRES, MOODS, World, _misspell, _name, draw_songs
+from .synth import ERAS, GENRES, MOODS, World, _misspell, _name, draw_songs, neighbour
 
 # genre -> (English wordings, held-out English wordings, other languages)
 GENRE_WORDS = {
@@ -237,14 +237,7 @@ def generate_world_v2(
             primary = np.union1d(primary, pool_of((g, -1, -1, -1))) if len(primary) < 10 else primary
         secondary = None
         if rng.random() < secondary_prob:  # a neighbouring concept: one facet changed
-            g2, m2, e2 = g, m, e
-            choice = rng.integers(3)
-            if choice == 0:
-                m2 = int(rng.integers(n_m))
-            elif choice == 1:
-                e2 = int(rng.integers(n_e))
-            else:
-                g2 = int(rng.integers(n_g))
+            g2, m2, e2 = neighbour(rng, (g, m, e), (n_g, n_m, n_e))
             secondary = pool_of((g2 if named[0] or artist >= 0 else -1, m2 if named[1] else -1,
                                  e2 if named[2] else -1, -1))
         primary = primary if len(primary) else np.arange(num_songs)
