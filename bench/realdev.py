@@ -105,10 +105,10 @@ def answers_for(params: dict, split: str) -> tuple[dict[str, list[list[str]]], l
 
     evaluated = [by_id[x.playlist_id] for x in read_examples(work / "corpus" / f"{split}.jsonl")]
     titles = [p.title for p in evaluated]
-    k = e["songs_per_answer"]
+    k = e["playlist_length"]
     answers = {name: [r.songs for r in recs] for name, recs in recommender.recommend_all(titles, k).items()}
     baselines = baseline_recommendations(
-        titles, [e["max_clusters"]] * len(titles), k, train, recommender.index, recommender.weights,
+        titles, [e["playlist_length"]] * len(titles), k, train, recommender.index, recommender.weights,
         e["knn_neighbours"], tuple(e["knn_ngram"]), True, recommender.profiles, recommender.title_encoder,
         recommender.title_weight, {s: v.tags for s, v in catalog.songs.items()})
     answers.update({name: [r.songs for r in recs] for name, recs in baselines.items()})
@@ -122,7 +122,7 @@ def evaluate_titles(params: dict, split: str, labels: dict) -> dict:
     e = params["evaluate"]
     report = score_methods(answers, [p.song_ids for p in evaluated], [labels[p.playlist_id] for p in evaluated],
                            song_labels(train, labels, "genre"), song_labels(train, labels, "subgenre"),
-                           index.cluster_of_song, e["songs_per_answer"], e["bootstrap_resamples"],
+                           index.cluster_of_song, e["playlist_length"], e["bootstrap_resamples"],
                            params["base"]["seed"])
     report["playlists"] = {"train": len(train), split: len(evaluated)}
     return report

@@ -52,8 +52,12 @@ class TitleKnnBaseline:
     def similarities(self, titles: list[str]) -> np.ndarray:
         return (self.vectorizer.transform(titles) @ self.matrix.T).toarray()  # (n_titles, n_train) cosine
 
-    def recommend(self, titles: list[str], n_clusters: list[int], n_songs: int) -> list[Recommendation]:
+    def recommend(self, titles: list[str], n_clusters: list[int], n_songs: int,
+                  exclude: list[int] | None = None) -> list[Recommendation]:
+        """`exclude`: per title a training row to leave out (a training playlist asking about itself)."""
         sims = self.similarities(titles)
+        if exclude is not None:
+            sims[np.arange(len(titles)), exclude] = -1.0
         out = []
         for row, n in zip(sims, n_clusters):
             top = np.argsort(-row, kind="stable")[: self.neighbours]

@@ -9,19 +9,28 @@ import logging
 import os
 import sys
 
+from dataclasses import replace
+
+from .entry import SURROGATE, guarded, printable
 from .io import DataError
 
 DEFAULT_BUNDLE = os.environ.get("PLAYLISTGEN_BUNDLE", "data/bundle")
 
 
 def render(tracks, fmt: str, title: str) -> str:
+    """The playlist as json, m3u, csv or a table. Every text field of the line-based formats goes through
+    `printable`: a title or a catalog field holding newlines or escape sequences cannot add M3U entries, CSV rows
+    or terminal commands (JSON escapes them itself)."""
     if fmt == "json":
         return json.dumps({"title": title, "tracks": [t.to_json() for t in tracks]}, ensure_ascii=False, indent=2)
+    title = printable(title)
     if fmt == "m3u":
         lines = ["#EXTM3U", f"#PLAYLIST:{title}"]
         for t in tracks:
-            lines += [f"#EXTINF:-1,{t.artist} - {t.title}", t.song_id]
+            lines += [f"#EXTINF:-1,{printable(t.artist)} - {printable(t.title)}", printable(t.song_id)]
         return "\n".join(lines)
+    tracks = [replace(t, song_id=printable(t.song_id), title=printable(t.title), artist=printable(t.artist),
+                      tags=[printable(x) for x in t.tags or []]) for t in tracks]
     if fmt == "csv":
         buf = io.StringIO()
         writer = csv.writer(buf)
@@ -43,14 +52,14 @@ def interactive(gen, args) -> None:
     while True:
         try:
             line = input("title> ").strip()
-        except (EOFError, KeyboardInterrupt):
+        except (EOFError, KeyboardInterrupt, OSError, ValueError):  # end of input, Ctrl-C, a closed stdin
             print()
             return
         if line in (":q", ":quit", "exit"):
             return
         if line.startswith(":n"):
             try:
-                n = max(1, int(line.split()[1]))
+                n = min(MAX_SONGS, max(1, int(line.split()[1])))
                 print(f"playlist length is now {n}")
             except (IndexError, ValueError):
                 print("usage: :n LENGTH (a positive whole number)")
@@ -59,11 +68,11 @@ def interactive(gen, args) -> None:
             parts = line.split()
             try:
                 songs = gen.cluster_songs(parts[1])
-                print(f"cluster {parts[1]}: {len(songs)} songs")
+                print(f"cluster {printable(parts[1])}: {len(songs)} songs")
                 for s in songs[:30]:
-                    print(f"  {s['title']} — {s['artist']}")
+                    print(f"  {printable(s['title'])} — {printable(s['artist'])}")
             except (IndexError, KeyError) as e:
-                print(e.args[0] if isinstance(e, KeyError) else "usage: :show CLUSTER (e.g. :show 12-3)")
+                print(printable(e.args[0]) if isinstance(e, KeyError) else "usage: :show CLUSTER (e.g. :show 12-3)")
             continue
         title = line or last
         if not title:
@@ -73,7 +82,7 @@ def interactive(gen, args) -> None:
             tracks = gen.generate(title, n=n, beams=args.beams, temperature=args.temperature,
                                   popularity_weighted=args.popularity_weighted)
         except ValueError as e:
-            print(f"error: {e}")
+            print(f"error: {printable(e)}")
             continue
         last = title
         print(render(tracks, args.format, title))
@@ -82,7 +91,8 @@ def interactive(gen, args) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="generate-playlist", description="Turn a playlist title or mood into a playlist.")
     parser.add_argument("title", nargs="?", help="title or mood, any language; omit for interactive mode")
-    parser.add_argument("-n", type=int, default=20, help="songs in the playlist (default 20)")
+    parser.add_argument("-n", type=int, default=None,
+                        help="songs in the playlist (default: the bundle's evaluate.playlist_length, 20)")
     parser.add_argument("--format", choices=["table", "json", "m3u", "csv"], default="table")
     parser.add_argument("--seed", type=int, default=None, help="repeatable result; without it each call may differ")
     parser.add_argument("--beams", type=int, default=None, help="beam width (default: the bundle's)")
@@ -96,21 +106,32 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s: %(message)s")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    if args.n < 1:
-        parser.error("-n must be at least 1")
+    if args.n is not None and not 1 <= args.n <= MAX_SONGS:
+        parser.error(f"-n must be from 1 to {MAX_SONGS}")
+    if args.beams is not None and not 1 <= args.beams <= MAX_BEAMS:
+        parser.error(f"--beams must be from 1 to {MAX_BEAMS}")
+    if args.temperature is not None and not 0 < args.temperature <= MAX_TEMPERATURE:
+        parser.error(f"--temperature must be above 0 and at most {MAX_TEMPERATURE:g} (e.g. 0.7; leave it out for "
+                     "beam search)")
+    return guarded(generate_command, args, verbose=args.verbose)
+
+
+MAX_SONGS, MAX_BEAMS, MAX_TEMPERATURE = 500, 64, 100.0
+
+
+def generate_command(args) -> int:
     from .generator import PlaylistGenerator
 
-    try:
-        gen = PlaylistGenerator(args.bundle, data_dir=args.data_dir)
-        if args.interactive or args.title is None:
-            interactive(gen, args)
-            return 0
-        tracks = gen.generate(args.title, n=args.n, seed=args.seed, beams=args.beams, temperature=args.temperature,
-                              popularity_weighted=args.popularity_weighted)
-    except (DataError, ValueError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    if args.title is not None:  # bytes that are not UTF-8 arrive as lone surrogates: make them U+FFFD
+        args.title = SURROGATE.sub("\ufffd", args.title)
+    gen = PlaylistGenerator(args.bundle, data_dir=args.data_dir)
+    if args.interactive or args.title is None:
+        interactive(gen, args)
+        return 0
+    tracks = gen.generate(args.title, n=args.n, seed=args.seed, beams=args.beams, temperature=args.temperature,
+                          popularity_weighted=args.popularity_weighted)
     print(render(tracks, args.format, args.title))
+    sys.stdout.flush()  # a closed pipe shows here, inside guarded
     return 0
 
 
@@ -143,34 +164,30 @@ def admin_main(argv: list[str] | None = None) -> int:
     mk.add_argument("--seed-tracks", default="0", help="seed tracks per playlist, cycled, e.g. 0,1,5 (0 = title only)")
     mk.add_argument("--limit", type=int, default=None, help="at most this many playlists")
     mk.add_argument("--params", default="params.yaml", help="base.seed and corpus shares are read from here")
+    parser.add_argument("-v", "--verbose", action="store_true", help="tracebacks for errors")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    from pathlib import Path
-
     if args.command in ("challenge", "make-challenge"):
-        try:
-            return challenge_command(args)
-        except (DataError, ValueError) as e:
-            print(f"error: {e}", file=sys.stderr)
-            return 2
+        return guarded(challenge_command, args, verbose=args.verbose)
+    return guarded(bundle_command, args, verbose=args.verbose)
+
+
+def bundle_command(args) -> int:
+    from pathlib import Path
 
     from .io import read_json
     from .on_demand import add_songs, load_or_generate
 
     bundle = Path(args.bundle)
-    try:
-        if not (bundle / "manifest.json").exists():
-            raise DataError(f"{bundle}: not a playlistgen bundle (no manifest.json).")
-        if args.command == "semantic-ids":
-            ids = load_or_generate(bundle, Path(args.data_dir), read_json(bundle / "manifest.json"), force=True)
-            print(f"{len(ids)} songs have a semantic ID; see {bundle / 'semantic_id_generation.json'}")
-        else:
-            counts = add_songs(bundle, Path(args.songs), Path(args.features_dir))
-            print(json.dumps(counts))
-    except DataError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    if not (bundle / "manifest.json").exists():
+        raise DataError(f"{bundle}: not a playlistgen bundle (no manifest.json).")
+    if args.command == "semantic-ids":
+        ids = load_or_generate(bundle, Path(args.data_dir), read_json(bundle / "manifest.json"), force=True)
+        print(f"{len(ids)} songs have a semantic ID; see {bundle / 'semantic_id_generation.json'}")
+    else:
+        counts = add_songs(bundle, Path(args.songs), Path(args.features_dir))
+        print(json.dumps(counts))
     return 0
 
 

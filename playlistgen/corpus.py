@@ -29,28 +29,40 @@ def build_examples(
     playlists: list[Playlist], cluster_of_song: dict[str, str], max_clusters: int | None, min_songs: int
 ) -> tuple[list[Example], dict]:
     """One example per playlist with at least `min_songs` songs that have a cluster; returns examples and counts.
-    Clusters stay in playlist order, cut to `max_clusters` (None: all; order_targets cuts later)."""
+    Clusters stay in playlist order, cut to `max_clusters` (None: all; order_targets cuts later). `song_ids` stays
+    the whole playlist, songs without a semantic ID included: they are part of the truth a held-out playlist is
+    scored against (misses no method can avoid), not targets (see recommendable for the training side)."""
     examples, dropped_songs, too_short = [], 0, 0
     for playlist in playlists:
         with_id = [s for s in playlist.song_ids if s in cluster_of_song]
-        dropped_songs += len(playlist.song_ids) - len(with_id)
+        without_id = len(playlist.song_ids) - len(with_id)
         if len(with_id) < min_songs:
             too_short += 1
             continue
+        dropped_songs += without_id
         clusters = [cluster_of_song[s] for s in with_id]
         if max_clusters is not None:
             clusters = clusters[:max_clusters]
-        examples.append(Example(playlist.playlist_id, playlist.title, clusters, with_id))
+        examples.append(Example(playlist.playlist_id, playlist.title, clusters, list(playlist.song_ids)))
     stats = {
         "playlists_in": len(playlists),
         "examples": len(examples),
         "skipped_too_short": too_short,
-        "songs_without_semantic_id_dropped": dropped_songs,
+        "songs_without_semantic_id": dropped_songs,  # kept in the truth, never a target or a candidate
     }
     if dropped_songs or too_short:
-        log.warning("dropped %d playlist songs without a semantic ID; skipped %d playlists under %d songs",
-                    dropped_songs, too_short, min_songs)
+        log.warning("%d playlist songs have no semantic ID (no features): no target, but still in the truth of "
+                    "held-out playlists; skipped %d playlists under %d songs with one", dropped_songs, too_short,
+                    min_songs)
     return examples, stats
+
+
+def recommendable(examples: list[Example], cluster_of_song: dict[str, str]) -> list[Example]:
+    """The examples with only songs that have a semantic ID: training playlists as every method's candidate
+    catalog, so no baseline can answer with a song the model cannot."""
+    from dataclasses import replace
+
+    return [replace(e, song_ids=[s for s in e.song_ids if s in cluster_of_song]) for e in examples]
 
 
 def split_of(playlist_id: str, seed: int, val_share: float, test_share: float) -> str:

@@ -158,9 +158,80 @@ class DecodeConfig:
     constrained: bool = True
 
 
-def encode_titles(tokenizer, titles: list[str], max_source_tokens: int, device) -> dict[str, torch.Tensor]:
+@dataclass(frozen=True)
+class DecodePolicy:
+    """How a title becomes clusters, one object for the evaluate stage and PlaylistGenerator (the bundle's manifest
+    carries it): for a playlist of n songs, at least n clusters (EOS masked before) and a few spare for clusters
+    whose songs are used up, beam search by default or sampling with a temperature.
+
+    Built from the params.yaml `evaluate` block (`from_params`) or a bundle manifest's `decode` (`from_dict`)."""
+
+    num_beams: int              # beam width (beam mode)
+    playlist_length: int        # n when none is asked for: what the evaluate stage scores, generate-playlist's -n
+    max_repeats: int | None     # times one cluster may appear in a sequence (None: no cap)
+    top_p: float                # nucleus in sample mode
+    temperature: float | None   # None = beam search; a number = sampling at this temperature
+
+    @classmethod
+    def from_params(cls, block: dict) -> "DecodePolicy":
+        from .io import DataError
+
+        mode = block.get("decode")
+        if mode not in ("beam", "sample"):
+            raise DataError(f"params.yaml: evaluate.decode must be beam or sample, not {mode!r}.")
+        return cls(int(block["num_beams"]), int(block["playlist_length"]), block["max_repeats"],
+                   float(block["top_p"]), float(block["temperature"]) if mode == "sample" else None).checked()
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "DecodePolicy":
+        """From a manifest's `decode` (bundles exported before `playlist_length` existed answered 20 songs)."""
+        t = d.get("temperature")
+        return cls(int(d["num_beams"]), int(d.get("playlist_length", 20)), d.get("max_repeats"),
+                   float(d.get("top_p", 1.0)), None if t is None else float(t)).checked()
+
+    def to_dict(self) -> dict:
+        from dataclasses import asdict
+
+        return asdict(self)
+
+    def checked(self) -> "DecodePolicy":
+        from .io import DataError
+
+        if self.num_beams < 1 or self.playlist_length < 1 or not 0 < self.top_p <= 1:
+            raise DataError(f"decode settings out of range: num_beams and playlist_length must be >= 1 and top_p in "
+                            f"(0, 1]; got {self}.")
+        if self.max_repeats is not None and self.max_repeats < 1:
+            raise DataError(f"decode max_repeats must be >= 1 or null, not {self.max_repeats}.")
+        if self.temperature is not None and not (0 < self.temperature < float("inf")):
+            raise DataError(f"decode temperature must be a positive finite number, not {self.temperature}.")
+        return self
+
+    @staticmethod
+    def cluster_range(n: int) -> tuple[int, int]:
+        """(min, max) clusters generated for a playlist of n songs."""
+        return n, n + max(2, -(-n // 4))
+
+    def config(self, n: int | None = None, beams: int | None = None, temperature: float | None = None,
+               clusters: int | None = None) -> DecodeConfig:
+        """The DecodeConfig for an n-song playlist; `beams`/`temperature` override the policy's own (a temperature
+        turns sampling on). With the number of `clusters` there are, the range is capped at what max_repeats lets
+        them give (a small catalog cannot fill a long playlist: it comes out shorter)."""
+        low, high = self.cluster_range(n or self.playlist_length)
+        if clusters is not None and self.max_repeats is not None:
+            capacity = clusters * self.max_repeats
+            low, high = min(low, capacity), min(high, capacity)
+        temperature = temperature if temperature is not None else self.temperature
+        sample = temperature is not None
+        return DecodeConfig(num_beams=beams or (1 if sample else self.num_beams), max_clusters=high, min_clusters=low,
+                            do_sample=sample, temperature=temperature if sample else 1.0, top_p=self.top_p)
+
+
+def encode_titles(tokenizer, titles: list[str], max_source_tokens: int, device,
+                  extra: list[list[int]] | None = None) -> dict[str, torch.Tensor]:
+    """Encoder input ids as train.encode_examples builds them: title tokens, `extra` (retrieval.py), EOS."""
     ids = tokenizer(titles, add_special_tokens=False, truncation=True, max_length=max_source_tokens - 1)["input_ids"]
-    ids = [row + [tokenizer.eos_token_id] for row in ids]
+    extra = extra if extra is not None else [[]] * len(ids)
+    ids = [row + more + [tokenizer.eos_token_id] for row, more in zip(ids, extra)]
     width = max(len(r) for r in ids)
     input_ids = torch.full((len(ids), width), tokenizer.pad_token_id, dtype=torch.long)
     for i, row in enumerate(ids):
@@ -171,15 +242,18 @@ def encode_titles(tokenizer, titles: list[str], max_source_tokens: int, device) 
 @torch.inference_mode()
 def generate_clusters(model, tokenizer, vocab: CodeVocab, constraint: ClusterConstraint | None, titles: list[str],
                       cfg: DecodeConfig, max_source_tokens: int, num_return_sequences: int = 1,
-                      generator_seed: int | None = None, title_encoder=None) -> tuple[list[list[list[str]]], int, int]:
+                      generator_seed: int | None = None, title_encoder=None,
+                      retrieval=None) -> tuple[list[list[list[str]]], int, int]:
     """Generate cluster sequences for titles: returns (per title a list of sequences, invalid tuples, tuples).
 
     Each sequence is a list of cluster keys in generated order, repeats kept. A model that reads pretrained title
-    states (model.TitleT5 with title_proj) needs the `title_encoder` it was trained with.
+    states (model.TitleT5 with title_proj) needs the `title_encoder` it was trained with; one trained with
+    retrieved clusters as input needs its `retrieval` (retrieval.NeighbourClusters).
     """
     model.eval()
     device = next(model.parameters()).device
-    batch = encode_titles(tokenizer, titles, max_source_tokens, device)
+    extra = retrieval.token_ids(titles) if retrieval is not None else None
+    batch = encode_titles(tokenizer, titles, max_source_tokens, device, extra)
     if getattr(model, "title_proj", None) is not None:
         if title_encoder is None:
             raise ValueError("this model reads pretrained title states: pass title_encoder (title_encoder.py).")

@@ -21,6 +21,9 @@ log = logging.getLogger(__name__)
 def collaborative_vectors(playlists: list[Playlist], dim: int, seed: int) -> tuple[list[str], np.ndarray]:
     """(song ids, (n, dim) float32 vectors) for every song in the given playlists."""
     song_ids = sorted({s for p in playlists for s in p.song_ids})
+    if not playlists:
+        raise DataError("no training playlists: every playlist was skipped, empty or held out for validation and "
+                        "test; check the input (see the skipped counts above) or lower the val/test shares.")
     if len(song_ids) <= dim:
         raise DataError(f"only {len(song_ids)} songs in training playlists for {dim}-dim collaborative vectors; "
                         "lower data.embed.collab_dim.")

@@ -4,7 +4,7 @@ from __future__ import annotations
 from .baselines import Recommendation
 from .clusters import ClusterIndex
 from .corpus import Example
-from .metrics import mean, ndcg_at_k, r_precision, recall_at_k, set_precision_recall_f1
+from .metrics import mean, ndcg_at_k, precision_at_k, r_precision, recall_at_k, set_precision_recall_f1
 
 
 def score_rows(recs: list[Recommendation], examples: list[Example], index: ClusterIndex, ks: list[int]) -> list[dict]:
@@ -23,6 +23,7 @@ def score_rows(recs: list[Recommendation], examples: list[Example], index: Clust
         for k in ks:
             row[f"ndcg@{k}"] = ndcg_at_k(rec.songs, truth, k)
             row[f"recall@{k}"] = recall_at_k(rec.songs, truth, k)
+            row[f"precision@{k}"] = precision_at_k(rec.songs, truth, k)
         rows.append(row)
     return rows
 
@@ -33,7 +34,8 @@ def score(recs: list[Recommendation], examples: list[Example], index: ClusterInd
 
     expansion_*: union of all songs of the recommended clusters vs the playlist's song set (design doc 000).
     cluster_*: distinct recommended clusters vs the clusters of the playlist's songs.
-    r_precision, ndcg@K, recall@K: the ranked song list vs the playlist's songs (denominator min(|truth|, K)).
+    r_precision, ndcg@K, recall@K, precision@K: the ranked song list vs the playlist's songs (NDCG's ideal DCG
+    and R-precision as in the RecSys Challenge 2018; recall@K = hits / |truth|, precision@K = hits / K).
     coverage@K: distinct songs in all top-K lists / catalog size.
     """
     rows = score_rows(recs, examples, index, ks)
@@ -111,10 +113,13 @@ def has_cjk(title: str) -> bool:
 
 
 def sampled_playlist_metrics(sequences: list[list[str]], examples: list[Example], index: ClusterIndex,
-                             artist_of_song: dict[str, str], seed: int, vector_of_song: dict | None = None) -> dict:
+                             artist_of_song: dict[str, str], seed: int, vector_of_song: dict | None = None,
+                             song_weights=None) -> dict:
     """What a user gets: one sampled song per generated cluster. Precision of that playlist (hits / its length),
     its length, distinct artists per playlist, intra-list diversity of the songs' feature vectors (mean pairwise
-    cosine distance, when vectors are given), and how much two samplings of the same clusters differ (Jaccard)."""
+    cosine distance, when vectors are given), and how much two samplings of the same clusters differ (Jaccard).
+    `song_weights(i, song_ids)`: the draw weights of title i's candidate songs, as PlaylistGenerator.generate
+    draws them (title-aware); None = uniform within a cluster."""
     import numpy as np
 
     from .clusters import sample_playlist
@@ -122,9 +127,10 @@ def sampled_playlist_metrics(sequences: list[list[str]], examples: list[Example]
 
     rng = np.random.default_rng(seed)
     precision, length, artists, overlap, diversity = [], [], [], [], []
-    for seq, example in zip(sequences, examples):
-        first = [s for s, _ in sample_playlist(seq, index, rng)]
-        second = [s for s, _ in sample_playlist(seq, index, rng)]
+    for i, (seq, example) in enumerate(zip(sequences, examples)):
+        weights = song_weights(i, index.expand(seq)) if song_weights is not None else None
+        first = [s for s, _ in sample_playlist(seq, index, rng, weights)]
+        second = [s for s, _ in sample_playlist(seq, index, rng, weights)]
         truth = set(example.song_ids)
         precision.append(sum(s in truth for s in first) / len(first) if first else 0.0)
         length.append(len(first))
@@ -154,7 +160,7 @@ def length_bucket(n_songs: int, edges: list[int]) -> str:
 
 
 def decode_all(model, tokenizer, vocab, constraint, titles, cfg, max_source_tokens, batch_size, accelerator,
-               title_encoder=None):
+               title_encoder=None, retrieval=None):
     """Generate for all titles, sharded across processes; returns (sequences in input order, invalid, total)."""
     from accelerate.utils import gather_object
 
@@ -165,7 +171,7 @@ def decode_all(model, tokenizer, vocab, constraint, titles, cfg, max_source_toke
         for start in range(0, len(shard), batch_size):
             chunk = shard[start:start + batch_size]
             seqs, bad, n = generate_clusters(model, tokenizer, vocab, constraint, [t for _, t in chunk], cfg,
-                                             max_source_tokens, title_encoder=title_encoder)
+                                             max_source_tokens, title_encoder=title_encoder, retrieval=retrieval)
             local += [(i, s[0]) for (i, _), s in zip(chunk, seqs)]
             invalid, total = invalid + bad, total + n
     gathered = sorted(gather_object(local))

@@ -6,7 +6,6 @@ each generated cluster, so the same title can give a different playlist each tim
 from __future__ import annotations
 
 import logging
-import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,11 +15,16 @@ import torch
 
 from .catalog import clean_title
 from .clusters import ClusterIndex, ranking_weights, sample_playlist
-from .decode import ClusterConstraint, DecodeConfig, generate_clusters
+from .decode import ClusterConstraint, DecodePolicy, generate_clusters
 from .io import DataError, read_json, read_jsonl
 from .on_demand import generation_allowed
+from .recommend import title_aware_weights
+from .retrieval import NeighbourClusters, RetrievalConfig
 
 log = logging.getLogger(__name__)
+
+
+MAX_TITLE_CHARS = 1000  # longer input is cut before tokenising (the model reads max_source_tokens anyway)
 
 
 class TitleError(ValueError):
@@ -40,6 +44,17 @@ class Track:
         return self.__dict__.copy()
 
 
+def _loaded(path: Path, load):
+    """load(path), with a failure (a file cut short, a config that is not JSON) named as the bundle's fault."""
+    try:
+        return load(path)
+    except DataError:
+        raise
+    except Exception as e:  # transformers, tokenizers and safetensors raise many kinds for a broken file
+        raise DataError(f"{path}: cannot be loaded ({type(e).__name__}: {str(e)[:200]}); export the bundle again "
+                        "with `dvc repro export`.") from None
+
+
 class PlaylistGenerator:
     """Load a bundle once, then call `generate(title)` as often as you like."""
 
@@ -51,8 +66,6 @@ class PlaylistGenerator:
 
         hf_logging.disable_progress_bar()  # a weight-loading bar per start is noise in a CLI
 
-        from .tokenizer import CodeVocab, load_tokenizer
-
         self.bundle_dir = Path(bundle_dir)
         manifest_path = self.bundle_dir / "manifest.json"
         if not manifest_path.exists():
@@ -60,22 +73,39 @@ class PlaylistGenerator:
                             "or pass --bundle with the exported folder.")
         if threads:
             torch.set_num_threads(threads)
+        else:
+            from . import threads as cpu_threads
+
+            cpu_threads.configure()  # the cores this process may use, not the machine's
         self.manifest = read_json(manifest_path)
+        from .bundle import verify_bundle
+
+        verify_bundle(self.bundle_dir, self.manifest)
+        try:
+            self._load(data_dir, device)
+        except KeyError as e:
+            raise DataError(f"{manifest_path}: no {e.args[0]!r} entry (an older or hand-edited manifest); export the "
+                            "bundle again with `dvc repro export`.") from None
+
+    def _load(self, data_dir, device) -> None:
+        from .tokenizer import CodeVocab, load_tokenizer
+
         self.decode_defaults = self.manifest["decode"]
+        self.policy = DecodePolicy.from_dict(self.decode_defaults)  # the decoding the evaluate stage scored
         self.songs = {str(r["song_id"]): r for _, r in read_jsonl(self.bundle_dir / "songs.jsonl")}
         self.popularity = {s: float(r.get("popularity", 0.0)) for s, r in self.songs.items()}
         self.ranking_weights = ranking_weights({s: int(r.get("playlist_count", 0)) for s, r in self.songs.items()},
                                                self.popularity)
         data_dir = data_dir or os.environ.get("PLAYLISTGEN_DATA_DIR") or self.manifest.get("data_dir")
         self.index = self._cluster_index(Path(data_dir) if data_dir else None)
-        self.tokenizer = load_tokenizer(self.bundle_dir / "tokenizer")
+        self.tokenizer = _loaded(self.bundle_dir / "tokenizer", load_tokenizer)
         self.vocab = CodeVocab.from_tokenizer(self.tokenizer, self.index.cluster_levels, self.index.codebook_size)
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         from .model import load_model
         from .recommend import SongTitleProfiles
         from .title_encoder import TitleEncoder
 
-        self.model = load_model(self.bundle_dir / "model").to(self.device).eval()
+        self.model = _loaded(self.bundle_dir / "model", load_model).to(self.device).eval()
         self.max_source_tokens = int(self.decode_defaults["max_source_tokens"])
         self.title_weight = float(self.decode_defaults.get("title_ranking", 0.0))
         self.profiles = None
@@ -84,6 +114,14 @@ class PlaylistGenerator:
                 self.profiles = SongTitleProfiles([str(s) for s in z["song_ids"]], z["vectors"].astype(np.float32))
         reads_states = getattr(self.model, "title_proj", None) is not None
         self.title_encoder = TitleEncoder(self.max_source_tokens) if reads_states or self.profiles else None
+        self.retrieval = None  # a model trained with retrieved clusters as input reads them here too
+        retrieval_cfg = RetrievalConfig.load(self.bundle_dir / "model")
+        if retrieval_cfg is not None:
+            from .corpus import read_examples
+
+            sizes = {k: len(v) for k, v in ClusterIndex.load(self.bundle_dir / "clusters.json").songs_in_cluster.items()}
+            self.retrieval = NeighbourClusters(read_examples(self.bundle_dir / "train.jsonl"), retrieval_cfg, sizes,
+                                               self.vocab)
         self._constraints: dict[tuple[int, int], ClusterConstraint] = {}
 
     def _cluster_index(self, data_dir: Path | None) -> ClusterIndex:
@@ -110,7 +148,12 @@ class PlaylistGenerator:
 
     def prepare_title(self, title: str) -> str:
         """Strip control characters and extra spaces; refuse an empty title; warn when it will be cut."""
-        cleaned = clean_title(title or "")
+        if not isinstance(title, str):
+            raise TitleError(f"the title must be text, not {type(title).__name__}.")
+        if len(title) > MAX_TITLE_CHARS:
+            log.warning("title is %d characters long; only the first %d are read", len(title), MAX_TITLE_CHARS)
+            title = title[:MAX_TITLE_CHARS]
+        cleaned = clean_title(title)
         if not cleaned:
             raise TitleError("the title is empty; type a few words, e.g. \"rainy sunday piano\" or \"深夜学习\".")
         n_tokens = len(self.tokenizer(cleaned, add_special_tokens=False)["input_ids"])
@@ -118,36 +161,35 @@ class PlaylistGenerator:
             log.warning("title is %d tokens long; only the first %d are used", n_tokens, self.max_source_tokens - 1)
         return cleaned
 
-    def generate_clusters(self, title: str, n: int, beams: int | None = None, temperature: float | None = None,
+    def generate_clusters(self, title: str, n: int | None = None, beams: int | None = None, temperature: float | None = None,
                           seed: int | None = None) -> list[str]:
         """Cluster keys for a title: at least `n` (EOS masked before), with some spare for exhausted clusters."""
         return self.generate_clusters_batch([title], n, beams, temperature, seed)[0]
 
-    def generate_clusters_batch(self, titles: list[str], n: int, beams: int | None = None,
+    def generate_clusters_batch(self, titles: list[str], n: int | None = None, beams: int | None = None,
                                 temperature: float | None = None, seed: int | None = None) -> list[list[str]]:
         """generate_clusters for many titles in one batched decode (what a bulk job wants)."""
         titles = [self.prepare_title(t) for t in titles]
+        n = self.policy.playlist_length if n is None else n
         if n < 1:
             raise ValueError("the playlist length must be at least 1.")
-        max_clusters = n + max(2, math.ceil(n * 0.25))
-        constraint = self._constraints.get((n, max_clusters))
+        cfg = self.policy.config(n, beams, temperature, len(self.index.songs_in_cluster))
+        key = (cfg.min_clusters, cfg.max_clusters)
+        constraint = self._constraints.get(key)
         if constraint is None:  # built (and moved to the device) once per playlist length
-            constraint = ClusterConstraint(self.vocab, list(self.index.songs_in_cluster), n, max_clusters,
-                                           self.decode_defaults.get("max_repeats"))
-            self._constraints[(n, max_clusters)] = constraint
-        cfg = DecodeConfig(num_beams=beams or int(self.decode_defaults["num_beams"]), max_clusters=max_clusters,
-                           min_clusters=n, do_sample=temperature is not None, temperature=temperature or 1.0,
-                           top_p=float(self.decode_defaults.get("top_p", 1.0)))
-        if cfg.do_sample:
-            cfg.num_beams = beams or 1
+            constraint = ClusterConstraint(self.vocab, list(self.index.songs_in_cluster), *key, self.policy.max_repeats)
+            self._constraints[key] = constraint
         encoder = self.title_encoder if getattr(self.model, "title_proj", None) is not None else None
         sequences, _, _ = generate_clusters(self.model, self.tokenizer, self.vocab, constraint, titles, cfg,
-                                            self.max_source_tokens, generator_seed=seed, title_encoder=encoder)
+                                            self.max_source_tokens, generator_seed=seed, title_encoder=encoder,
+                                            retrieval=self.retrieval)
         return [s[0] for s in sequences]
 
-    def generate(self, title: str, n: int = 20, seed: int | None = None, beams: int | None = None,
+    def generate(self, title: str, n: int | None = None, seed: int | None = None, beams: int | None = None,
                  temperature: float | None = None, popularity_weighted: bool = False) -> list[Track]:
-        """A playlist of up to `n` distinct songs, one per generated cluster; `seed` makes it repeatable."""
+        """A playlist of up to `n` (default: the bundle's playlist_length) distinct songs, one per generated
+        cluster; `seed` makes it repeatable."""
+        n = n or self.policy.playlist_length
         clusters = self.generate_clusters(title, n, beams, temperature, seed)
         rng = np.random.default_rng(seed)
         weights = self.popularity if popularity_weighted else None
@@ -172,13 +214,9 @@ class PlaylistGenerator:
         """song -> ranking weight x exp(title_ranking x cos(title, song's title profile)), the order the evaluate
         stage scores (ClusterIndex.ranked_songs), scaled so the largest is 1; with `popularity_weighted` the
         catalog's popularity replaces the ranking weight."""
-        song_ids = list(song_ids)
         query = self.title_encoder.sentence_vectors([clean_title(title)])[0]
-        logits = self.title_weight * self.profiles.scores(query, song_ids)
-        source = self.popularity if popularity_weighted else self.ranking_weights
-        base = np.array([max(source.get(s, 0.0), 1e-6) for s in song_ids])
-        w = base * np.exp(logits - logits.max(initial=0.0))
-        return dict(zip(song_ids, (w / max(w.max(initial=0.0), 1e-300)).tolist()))
+        return title_aware_weights(self.profiles, query, song_ids, self.title_weight,
+                                   self.popularity if popularity_weighted else self.ranking_weights)
 
     def cluster_songs(self, key: str) -> list[dict]:
         if key not in self.index.songs_in_cluster:

@@ -38,9 +38,15 @@ def normalize_mpd_title(name: str) -> str:
     return cleaned or " ".join(name.lower().split())
 
 
-def read_mpd(paths: list[str], report: LoadReport, min_track_frequency: int = 1) -> tuple[list[dict], list[dict]]:
+def read_mpd(paths: list[str], report: LoadReport, min_track_frequency: int = 1,
+             counted=None) -> tuple[list[dict], list[dict]]:
     """Songs (deduplicated by track URI, popularity = playlists holding it; import_mpd_catalog narrows that to
-    training playlists) and playlists from MPD slices."""
+    training playlists) and playlists from MPD slices.
+
+    `counted(playlist_id)`: whether a playlist counts towards `min_track_frequency` (default: all). Only counted
+    playlists lose their rare tracks; the others (validation and test) keep every track as their truth, so what is
+    held out neither shapes the filter nor is shaped by it."""
+    counted = counted or (lambda _pid: True)
     songs: dict[str, dict] = {}
     count: Counter = Counter()
     playlists = []
@@ -54,6 +60,9 @@ def read_mpd(paths: list[str], report: LoadReport, min_track_frequency: int = 1)
         except json.JSONDecodeError as e:
             raise DataError(f"{path}: not valid JSON ({e.msg} at line {e.lineno}); the slice is truncated or "
                             "corrupt, download it again.") from None
+        except UnicodeDecodeError as e:
+            raise DataError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start}); MPD slices are UTF-8 JSON, "
+                            "download it again.") from None
         if not isinstance(data, dict) or not isinstance(data.get("playlists"), list):
             raise DataError(f"{path}: not an MPD slice (expected an object with a 'playlists' list).")
         for n, p in enumerate(data["playlists"]):
@@ -75,23 +84,25 @@ def read_mpd(paths: list[str], report: LoadReport, min_track_frequency: int = 1)
                                   "artist": str(track.get("artist_name", "")), "album": str(track.get("album_name", ""))}
                 if uri not in track_ids:
                     track_ids.append(uri)
-            count.update(track_ids)
+            if counted(str(p["pid"])):
+                count.update(track_ids)
             playlists.append({"playlist_id": str(p["pid"]), "title": normalize_mpd_title(name), "raw_title": name,
                               "song_ids": track_ids})
         log.info("read %s: %d playlists so far, %d distinct tracks", path, len(playlists), len(songs))
     keep = {uri for uri, c in count.items() if c >= min_track_frequency}
-    out_playlists = []
+    out_playlists, referenced = [], set()
     for p in playlists:
-        kept = [s for s in p["song_ids"] if s in keep]
+        kept = [s for s in p["song_ids"] if s in keep] if counted(p["playlist_id"]) else p["song_ids"]
         if len(kept) < len(p["song_ids"]):
             for s in p["song_ids"]:
                 if s not in keep:
                     report.skip(f"tracks in fewer than {min_track_frequency} playlists", s)
         if kept:
             out_playlists.append({**p, "song_ids": kept})
+            referenced.update(kept)
         else:
             report.skip("MPD playlists left empty", p["playlist_id"])
-    out_songs = [{**songs[uri], "popularity": float(count[uri])} for uri in songs if uri in keep]
+    out_songs = [{**songs[uri], "popularity": float(count[uri])} for uri in songs if uri in referenced]
     return out_songs, out_playlists
 
 
@@ -158,7 +169,18 @@ def read_creative_emb(directory: str | Path, feature_id: str, report: LoadReport
 
 def write_catalog(out_dir: str | Path, songs: list[dict] | None, playlists: list[dict] | None,
                   features: dict[str, tuple[np.ndarray, np.ndarray]]) -> None:
+    """Write the catalog; everything is checked first, so a refused import leaves the folder as it was."""
+    from .params import safe_name
+
     out_dir = Path(out_dir)
+    if songs is not None and not songs:
+        raise DataError("no usable songs: every row was skipped or the songs file is empty (see the skipped counts "
+                        "above); nothing was written.")
+    if playlists is not None and not playlists:
+        raise DataError("no usable playlists: every row was skipped or the playlists file is empty (see the skipped "
+                        "counts above); nothing was written.")
+    for name in features:
+        safe_name(name, "feature set name")
     if songs is not None:
         write_jsonl(out_dir / SONGS_FILE, songs)
     if playlists is not None:
@@ -202,7 +224,14 @@ def import_mpd_catalog(paths: list[str], out_dir: str | Path, min_track_frequenc
                        val_share: float, test_share: float, text_features: bool = False) -> LoadReport:
     """MPD slices -> a catalog directory with the embedded feature sets (see embed_features)."""
     report = LoadReport()
-    songs, playlists = read_mpd(paths, report, min_track_frequency)
+    from .corpus import split_of
+
+    songs, playlists = read_mpd(paths, report, min_track_frequency,
+                                counted=lambda pid: split_of(pid, seed, val_share, test_share) == "train")
+    if not playlists:
+        report.log()
+        raise DataError(f"{paths}: no usable playlist (every one was skipped: see the counts above); nothing was "
+                        "written.")
     train = training_playlists(playlists, seed, val_share, test_share)
     set_training_popularity(songs, train)
     features = embed_features(songs, train, collab_dim, seed, text_features)
@@ -254,7 +283,9 @@ def _named_paths(items: list[str]) -> dict[str, str]:
         name, sep, path = item.partition("=")
         if not sep or not name or not path:
             raise DataError(f"--vectors {item!r}: write NAME=PATH, e.g. audio=audio.parquet.")
-        out[name] = path
+        from .params import safe_name
+
+        out[safe_name(name, "--vectors")] = path
     return out
 
 
@@ -285,25 +316,35 @@ def main(argv: list[str] | None = None) -> int:
     emb.add_argument("--output", required=True, help="catalog directory; features/<id>.npz are written there")
     emb.add_argument("--feature-ids", required=True, help="comma-separated, e.g. 81,82")
     emb.add_argument("--trust-pickle", action="store_true", help="allow emb_<id>_<dim>.pkl files (pickle runs code)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="tracebacks for errors")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    try:
-        if args.source == "mpd":
-            import_mpd_catalog(args.input, args.output, args.min_track_frequency, args.collab_dim, args.seed,
-                               args.val_share, args.test_share, args.text_features)
-        elif args.source == "files":
-            import_files_catalog(args.songs, args.playlists, _named_paths(args.vectors), args.output,
-                                 args.collab_dim, args.seed, args.val_share, args.test_share, args.text_features,
-                                 standardize=not args.raw_vectors, embed=not args.no_embed)
-        else:
-            report = LoadReport()
-            feats = {f: read_creative_emb(args.input, f, report, args.trust_pickle)
-                     for f in args.feature_ids.split(",")}
-            write_catalog(args.output, None, None, feats)
-            report.log()
-    except DataError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    if args.source in ("mpd", "files"):
+        if not (0 <= args.val_share < 1 and 0 <= args.test_share < 1 and args.val_share + args.test_share < 1):
+            parser.error("--val-share and --test-share must be in [0, 1) and sum below 1")
+        if args.collab_dim < 2:
+            parser.error("--collab-dim must be at least 2")
+    if args.source == "mpd" and args.min_track_frequency < 1:
+        parser.error("--min-track-frequency must be at least 1")
+    from .entry import guarded
+
+    return guarded(run_import, args, verbose=args.verbose)
+
+
+def run_import(args) -> int:
+    if args.source == "mpd":
+        import_mpd_catalog(args.input, args.output, args.min_track_frequency, args.collab_dim, args.seed,
+                           args.val_share, args.test_share, args.text_features)
+    elif args.source == "files":
+        import_files_catalog(args.songs, args.playlists, _named_paths(args.vectors), args.output,
+                             args.collab_dim, args.seed, args.val_share, args.test_share, args.text_features,
+                             standardize=not args.raw_vectors, embed=not args.no_embed)
+    else:
+        report = LoadReport()
+        feats = {f: read_creative_emb(args.input, f, report, args.trust_pickle)
+                 for f in args.feature_ids.split(",")}
+        write_catalog(args.output, None, None, feats)
+        report.log()
     return 0
 
 

@@ -27,10 +27,11 @@ def precision_at_k(ranked: Sequence, truth: set, k: int) -> float:
 
 
 def recall_at_k(ranked: Sequence, truth: set, k: int) -> float:
-    """Hits in the first k items / min(|truth|, k); in [0, 1], so a perfect list scores 1 even when |truth| > k."""
+    """Hits in the first k items / |truth|: the share of the playlist found (at most k / |truth| when the playlist
+    is longer than k; precision_at_k is the other side)."""
     if not truth:
         return 0.0
-    return sum(1 for item in ranked[:k] if item in truth) / min(len(truth), k)
+    return sum(1 for item in ranked[:k] if item in truth) / len(truth)
 
 
 def r_precision(ranked: Sequence, truth: set) -> float:

@@ -21,6 +21,7 @@ from .io import DataError, read_jsonl, write_json, write_jsonl
 log = logging.getLogger(__name__)
 
 IDS_FILE = "song_semantic_ids.jsonl"
+ADDED_FILE = "added_song_ids.jsonl"  # songs given IDs by add-songs: kept when the ID file is regenerated
 REPORT_FILE = "semantic_id_generation.json"
 CODEBOOKS_FILE = "codebooks.safetensors"
 LOCK_TIMEOUT_S = 900  # a second process waits this long for the first one's generation
@@ -95,11 +96,15 @@ def generate_and_save(bundle_dir: Path, data_dir: Path | None, manifest: dict) -
                                        codebook_size=q["codebook_size"], normalize_each=q["normalize_each"],
                                        normalize=q["normalize"])
     path = bundle_dir / IDS_FILE
-    write_ids(path, result.semantic_ids)
+    added = read_ids(bundle_dir / ADDED_FILE) if (bundle_dir / ADDED_FILE).exists() else {}
+    kept = {s: c for s, c in added.items() if s not in result.semantic_ids}
+    ids = {**result.semantic_ids, **kept}
+    write_ids(path, ids)
     report = {
         "method": method,
         "catalog_songs": result.catalog_songs,
-        "songs_with_id": len(result.semantic_ids),
+        "songs_with_id": len(ids),
+        "added_songs_kept": len(kept),  # songs of `playlistgen add-songs`, not in the catalog folder
         "coverage": round(result.coverage, 4),
         "songs_without_features": len(result.songs_without_features),
         "seconds": round(result.seconds, 2),
@@ -107,9 +112,9 @@ def generate_and_save(bundle_dir: Path, data_dir: Path | None, manifest: dict) -
         "generated_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
     }
     write_json(bundle_dir / REPORT_FILE, report)
-    log.warning("generated semantic IDs of %d songs (%.1f%% of the catalog) in %.1f s, saved to %s",
-                report["songs_with_id"], 100 * report["coverage"], report["seconds"], path)
-    return result.semantic_ids
+    log.warning("generated semantic IDs of %d songs (%.1f%% of the catalog; %d added songs kept) in %.1f s, saved "
+                "to %s", report["songs_with_id"], 100 * report["coverage"], len(kept), report["seconds"], path)
+    return ids
 
 
 def add_songs(bundle_dir: Path, songs_path: Path, features_dir: Path) -> dict:
@@ -132,7 +137,7 @@ def add_songs(bundle_dir: Path, songs_path: Path, features_dir: Path) -> dict:
         clash = [s for s in new_songs if s in catalog]
         if clash:
             raise DataError(f"{songs_path}: {len(clash)} song ids already in the bundle (e.g. {clash[0]!r}); "
-                            "new songs need new ids.")
+                            "new songs need new ids (a song added by an earlier run is done already).")
         report = LoadReport()
         sets = []
         for name in q["features"]:
@@ -147,13 +152,17 @@ def add_songs(bundle_dir: Path, songs_path: Path, features_dir: Path) -> dict:
         vectors = combine_feature_sets(sets, list(new_songs), q["normalize_each"])
         codes = load_quantizer(codebooks).encode(vectors.vectors) if len(vectors.song_ids) else []
         ids = read_ids(ids_path) if ids_path.exists() else {}
+        added = read_ids(bundle_dir / ADDED_FILE) if (bundle_dir / ADDED_FILE).exists() else {}
         for song_id, row in zip(vectors.song_ids, [list(map(int, r)) for r in codes]):
-            ids[song_id] = row
+            ids[song_id] = added[song_id] = row
         for s in new_songs.values():
             catalog[s.song_id] = {"song_id": s.song_id, "title": s.title, "artist": s.artist, "album": s.album,
                                   "tags": s.tags, "popularity": s.popularity}
-        write_jsonl(bundle_dir / "songs.jsonl", catalog.values())
+        # Three atomic writes, the catalog last: a kill before it leaves IDs of songs the bundle does not list yet
+        # (ignored at load), and running the same add-songs again completes the addition.
+        write_ids(bundle_dir / ADDED_FILE, added)
         write_ids(ids_path, ids)
+        write_jsonl(bundle_dir / "songs.jsonl", catalog.values())
     counts = {"added": len(new_songs), "with_semantic_id": len(vectors.song_ids),
               "without_features": len(vectors.songs_without_features)}
     log.warning("added %d songs to %s: %d with a semantic ID, %d without features (not recommendable)",

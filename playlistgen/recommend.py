@@ -13,7 +13,7 @@ import torch
 
 from .baselines import Recommendation
 from .clusters import ClusterIndex, ranking_weights
-from .decode import ClusterConstraint, DecodeConfig, generate_clusters
+from .decode import ClusterConstraint, DecodeConfig, DecodePolicy, generate_clusters
 
 
 class SongTitleProfiles:
@@ -51,10 +51,22 @@ class SongTitleProfiles:
         return out
 
 
+def title_aware_weights(profiles: SongTitleProfiles, query: np.ndarray, song_ids, title_weight: float,
+                        base_weights: dict[str, float]) -> dict[str, float]:
+    """song -> base weight x exp(title_weight x cos(title, song's title profile)), the order ClusterIndex.ranked_songs
+    gives within a cluster, scaled so the largest is 1: what a sampled playlist draws each cluster's song by."""
+    song_ids = list(song_ids)
+    logits = title_weight * profiles.scores(query, song_ids)
+    base = np.array([max(base_weights.get(s, 0.0), 1e-6) for s in song_ids])
+    w = base * np.exp(logits - logits.max(initial=0.0))
+    return dict(zip(song_ids, (w / max(w.max(initial=0.0), 1e-300)).tolist()))
+
+
 class Recommender:
     def __init__(self, model, tokenizer, vocab, index: ClusterIndex, decode: DecodeConfig, max_source_tokens: int,
                  weights: dict[str, float], title_encoder=None, profiles: SongTitleProfiles | None = None,
-                 title_weight: float = 0.0, max_repeats: int | None = 1, batch_size: int = 64, train=None):
+                 title_weight: float = 0.0, max_repeats: int | None = 1, batch_size: int = 64, train=None,
+                 retrieval=None):
         self.model, self.tokenizer, self.vocab, self.index = model, tokenizer, vocab, index
         self.decode, self.max_source_tokens, self.weights = decode, max_source_tokens, weights
         self.title_encoder, self.profiles, self.title_weight = title_encoder, profiles, title_weight
@@ -62,6 +74,7 @@ class Recommender:
                                             decode.max_clusters, max_repeats)
         self.batch_size = batch_size
         self.train = train
+        self.retrieval = retrieval  # retrieval.NeighbourClusters, for a model trained with retrieved clusters
 
     @classmethod
     def from_work_dir(cls, work: Path, raw_dir, params: dict) -> "Recommender":
@@ -85,13 +98,22 @@ class Recommender:
         if e.get("title_ranking", 0):
             encoder = encoder or make_title_encoder("minilm", t["max_source_tokens"])
             profiles = SongTitleProfiles.from_playlists(train, encoder.sentence_vectors([x.title for x in train]))
-        sample = e["decode"] == "sample"
-        cfg = DecodeConfig(num_beams=1 if sample else e["num_beams"], max_clusters=e["max_clusters"],
-                           min_clusters=e["min_clusters"], do_sample=sample, temperature=e["temperature"],
-                           top_p=e["top_p"])
+        policy = DecodePolicy.from_params(e)
+        cfg = policy.config(clusters=len(index.songs_in_cluster))
+        retrieval = cls.retrieval_for(work / "train" / "model", train, index, vocab)
         return cls(model, tokenizer, vocab, index, cfg, t["max_source_tokens"], weights,
                    encoder if getattr(model, "title_proj", None) is not None or profiles else None, profiles,
-                   e.get("title_ranking", 0.0), e["max_repeats"], e["batch_size"], train)
+                   e.get("title_ranking", 0.0), policy.max_repeats, e["batch_size"], train, retrieval)
+
+    @staticmethod
+    def retrieval_for(model_dir: Path, train, index: ClusterIndex, vocab):
+        """The retrieval.NeighbourClusters a model trained with retrieved clusters reads, or None."""
+        from .retrieval import NeighbourClusters, RetrievalConfig
+
+        cfg = RetrievalConfig.load(model_dir)
+        if cfg is None:
+            return None
+        return NeighbourClusters(train, cfg, {k: len(v) for k, v in index.songs_in_cluster.items()}, vocab)
 
     def clusters(self, titles: list[str]) -> list[list[str]]:
         out = []
@@ -99,7 +121,7 @@ class Recommender:
         for start in range(0, len(titles), self.batch_size):
             seqs, _, _ = generate_clusters(self.model, self.tokenizer, self.vocab, self.constraint,
                                            titles[start:start + self.batch_size], self.decode, self.max_source_tokens,
-                                           title_encoder=encoder)
+                                           title_encoder=encoder, retrieval=self.retrieval)
             out += [s[0] for s in seqs]
         return out
 

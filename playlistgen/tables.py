@@ -69,15 +69,51 @@ def read_rows(path: str | Path) -> Iterator[tuple[str, dict]]:
         for line_no, record in read_jsonl(path):
             yield f"{path}, line {line_no}", record
         return
-    with open(path, encoding="utf-8", newline="") as f:
-        reader = csv.DictReader(f, delimiter="\t" if fmt == "tsv" else ",")
-        if not reader.fieldnames:
-            raise DataError(f"{path}: empty; a table needs a header row.")
-        for record in reader:
-            if None in record:
-                raise DataError(f"{path}, line {reader.line_num}: more fields than the header has; quote fields "
-                                "that hold the delimiter.")
-            yield f"{path}, line {reader.line_num}", record
+    yield from _read_delimited(path, "\t" if fmt == "tsv" else ",")
+
+
+def not_utf8(path: Path) -> DataError:
+    """The error for a text file with bytes that are not UTF-8, naming the first bad line and byte."""
+    data = Path(path).read_bytes()
+    try:
+        data.decode("utf-8")
+        return DataError(f"{path}: not UTF-8 text; save the file as UTF-8.")
+    except UnicodeDecodeError as e:
+        line = data.count(b"\n", 0, e.start) + 1
+        return DataError(f"{path}, line {line}: not UTF-8 text ({e.reason}, byte 0x{data[e.start]:02x}); save the "
+                         "file as UTF-8 (e.g. `iconv -f latin1 -t utf-8`).")
+
+
+def _read_delimited(path: Path, delimiter: str) -> Iterator[tuple[str, dict]]:
+    """CSV/TSV rows; a row with too many or too few fields, a quoted field running over several lines (an
+    unbalanced quote swallows the rows after it) or bytes that are not UTF-8 are one DataError naming the line."""
+    line = 1
+    try:
+        with open(path, encoding="utf-8", newline="") as f:
+            reader = csv.DictReader(f, delimiter=delimiter)
+            if not reader.fieldnames:
+                raise DataError(f"{path}: empty; a table needs a header row.")
+            width = len(reader.fieldnames)
+            line = reader.line_num
+            for record in reader:
+                start, line = line + 1, reader.line_num
+                spread = sum(v.count("\n") for v in record.values() if isinstance(v, str))
+                where = f"{path}, line {start}"
+                if spread:
+                    raise DataError(f"{where}: a quoted field runs over lines {start}-{line} (an unbalanced quote "
+                                    "swallows the rows after it); close the quote or remove it.")
+                if None in record:
+                    raise DataError(f"{where}: more fields than the header's {width}; quote fields that hold "
+                                    "the delimiter.")
+                if any(v is None for v in record.values()):
+                    got = sum(v is not None for v in record.values())
+                    raise DataError(f"{where}: {got} field(s) where the header has {width}; fill the missing ones "
+                                    "(an empty field is two delimiters in a row).")
+                yield where, record
+    except UnicodeDecodeError:
+        raise not_utf8(path) from None
+    except csv.Error as e:
+        raise DataError(f"{path}, line {line + 1}: not readable as CSV ({e}).") from None
 
 
 def _require_columns(path, where: str, record: dict, columns: tuple[str, ...]) -> None:

@@ -36,14 +36,15 @@ class EncodedExample:
 
 
 def encode_examples(examples: list[Example], tokenizer, vocab: CodeVocab, max_source_tokens: int,
-                    title_encoder=None) -> list[EncodedExample]:
+                    title_encoder=None, extra: list[list[int]] | None = None) -> list[EncodedExample]:
     """Token ids of titles and targets; with a TitleEncoder also its (frozen) states of each title, computed once
-    here rather than at every step."""
+    here rather than at every step. `extra`: per example token ids put after the title (retrieval.py)."""
     titles = [e.title for e in examples]
     sources = tokenizer(titles, add_special_tokens=False, truncation=True, max_length=max_source_tokens - 1)["input_ids"]
     states = title_encoder.states(titles) if title_encoder is not None else [None] * len(examples)
-    return [EncodedExample(src + [vocab.eos_id], vocab.encode_clusters(e.clusters), st)
-            for src, e, st in zip(sources, examples, states)]
+    extra = extra if extra is not None else [[]] * len(examples)
+    return [EncodedExample(src + more + [vocab.eos_id], vocab.encode_clusters(e.clusters), st)
+            for src, more, e, st in zip(sources, extra, examples, states)]
 
 
 class BucketBatchSampler(torch.utils.data.Sampler):

@@ -32,6 +32,10 @@ def run(main) -> None:
     """Run a stage's main(); a DataError ends the stage with its one-sentence message instead of a traceback."""
     setup_logging()
     try:
+        from playlistgen import threads
+
+        # several accelerate processes on one machine share its cores
+        threads.configure(int(os.environ.get("LOCAL_WORLD_SIZE", "1")))
         main(load_params())
     except DataError as e:
         print(f"error: {e}", file=sys.stderr)

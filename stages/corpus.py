@@ -2,7 +2,7 @@
 from pathlib import Path
 
 from playlistgen.catalog import load_catalog
-from playlistgen.corpus import build_examples, order_targets, split_examples
+from playlistgen.corpus import build_examples, order_targets, recommendable, split_examples
 from playlistgen.io import read_json, write_json, write_jsonl, atomic_dir
 from playlistgen.tokenizer import save_tokenizer, train_tokenizer
 
@@ -18,6 +18,7 @@ def main(params: dict) -> None:
     catalog = load_catalog(base["raw_dir"], feature_names=[])
     examples, stats = build_examples(catalog.playlists, cluster_of_song, None, p["min_songs"])
     splits = split_examples(examples, p["val_share"], p["test_share"], base["seed"])
+    splits["train"] = recommendable(splits["train"], cluster_of_song)  # val/test keep their whole truth
     order_targets(splits, p["target_order"], p["max_clusters"])
     tokenizer = train_tokenizer([e.title for e in splits["train"]], p["vocab_size"],
                                 index["cluster_levels"], index["codebook_size"])

@@ -10,14 +10,14 @@ from playlistgen.catalog import load_catalog, load_songs
 from playlistgen.features import combine_feature_sets
 from playlistgen.clusters import ClusterIndex, distinct, ranking_weights
 from playlistgen.corpus import read_examples
-from playlistgen.decode import ClusterConstraint, DecodeConfig
+from playlistgen.decode import ClusterConstraint, DecodePolicy
 from playlistgen.evaluate import (baseline_recommendations, decode_all, format_samples, has_cjk,
                                   intervals_vs_best_baseline, length_bucket, model_recommendations,
                                   sampled_playlist_metrics, score, score_rows, unseen_wording)
-from playlistgen.io import DataError, write_json, write_text
+from playlistgen.io import write_json, write_text
 from playlistgen.metrics import top_list_diversity
 from playlistgen.model import load_model
-from playlistgen.recommend import SongTitleProfiles
+from playlistgen.recommend import Recommender, SongTitleProfiles, title_aware_weights
 from playlistgen.title_encoder import make_title_encoder
 from playlistgen.tokenizer import CodeVocab, load_tokenizer
 
@@ -40,22 +40,20 @@ def main(params: dict) -> None:
     reads_states = getattr(model, "title_proj", None) is not None
     title_encoder = make_title_encoder("minilm" if reads_states or p["title_ranking"] else "none", max_source)
 
-    constraint = ClusterConstraint(vocab, list(index.songs_in_cluster), p["min_clusters"], p["max_clusters"],
-                                   p["max_repeats"])
-    if p["decode"] not in ("beam", "sample"):
-        raise DataError(f"evaluate.decode must be beam or sample, not {p['decode']!r}.")
-    sample = p["decode"] == "sample"
-    cfg = DecodeConfig(num_beams=1 if sample else p["num_beams"], max_clusters=p["max_clusters"],
-                       min_clusters=p["min_clusters"], do_sample=sample, temperature=p["temperature"], top_p=p["top_p"])
+    policy = DecodePolicy.from_params(p)  # the bundle carries it: generate-playlist decodes the same way
+    cfg = policy.config(clusters=len(index.songs_in_cluster))
+    constraint = ClusterConstraint(vocab, list(index.songs_in_cluster), cfg.min_clusters, cfg.max_clusters,
+                                   policy.max_repeats)
+    retrieval = Recommender.retrieval_for(work / "train" / "model", train, index, vocab)
     t0 = time.perf_counter()
     torch.manual_seed(base["seed"])  # sampling mode draws from the global generator
     sequences, invalid, total = decode_all(model, tokenizer, vocab, constraint, titles, cfg, max_source,
-                                           p["batch_size"], accelerator, title_encoder if reads_states else None)
+                                           p["batch_size"], accelerator, title_encoder if reads_states else None, retrieval)
     seconds = time.perf_counter() - t0
     probe = titles[: p["unconstrained_sample"]]
     free_cfg = replace(cfg, constrained=False)
     free_seqs, free_bad, free_total = decode_all(model, tokenizer, vocab, None, probe, free_cfg, max_source,
-                                                 p["batch_size"], accelerator, title_encoder if reads_states else None)
+                                                 p["batch_size"], accelerator, title_encoder if reads_states else None, retrieval)
     if not accelerator.is_main_process:
         return
     free_bad += sum(1 for seq in free_seqs for key in seq if key not in index.songs_in_cluster)
@@ -89,7 +87,7 @@ def main(params: dict) -> None:
                                                  headline, p["bootstrap_resamples"], base["seed"])
     # the validation split, where choices are made (params.yaml comments cite these numbers)
     val_sequences, _, _ = decode_all(model, tokenizer, vocab, constraint, [e.title for e in val], cfg, max_source,
-                                     p["batch_size"], accelerator, title_encoder if reads_states else None)
+                                     p["batch_size"], accelerator, title_encoder if reads_states else None, retrieval)
     val_recs = answers(val, val_sequences)
     write_json("metrics/evaluate_val.json", {
         **{name: {m: v for m, v in score(r, val, index, p["ks"], len(songs)).items() if m in headline}
@@ -100,8 +98,13 @@ def main(params: dict) -> None:
     catalog = load_catalog(base["raw_dir"], feature_names=params["quantize"]["features"], with_playlists=False)
     vectors = combine_feature_sets(list(catalog.features.values()), list(catalog.songs),
                                    params["quantize"]["normalize_each"])
+    song_weights = None
+    if profiles is not None:  # drawn as generate-playlist draws them: title-aware weights within each cluster
+        test_queries = title_encoder.sentence_vectors(titles)
+        song_weights = lambda i, ids: title_aware_weights(profiles, test_queries[i], ids, p["title_ranking"], weights)  # noqa: E731
     results["model"].update(sampled_playlist_metrics(sequences, test, index, {s: v.artist for s, v in songs.items()},
-                                                     base["seed"], dict(zip(vectors.song_ids, vectors.vectors))))
+                                                     base["seed"], dict(zip(vectors.song_ids, vectors.vectors)),
+                                                     song_weights))
     by_length: dict[str, list[int]] = {}
     for i, e in enumerate(test):
         by_length.setdefault(length_bucket(len(e.song_ids), p["length_buckets"]), []).append(i)

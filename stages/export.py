@@ -5,7 +5,9 @@ from pathlib import Path
 from playlistgen.bundle import export_bundle
 from playlistgen.catalog import load_songs
 from playlistgen.corpus import read_examples
+from playlistgen.decode import DecodePolicy
 from playlistgen.recommend import SongTitleProfiles
+from playlistgen.retrieval import FILE as RETRIEVAL_FILE
 from playlistgen.title_encoder import make_title_encoder
 
 from ._common import run
@@ -27,13 +29,15 @@ def main(params: dict) -> None:
         codebooks_path=work / "quantize" / "codebooks.safetensors",
         semantic_ids_path=work / "quantize" / "song_semantic_ids.jsonl",
         songs=load_songs(Path(base["raw_dir"]) / "songs.jsonl"),
-        decode_defaults={"num_beams": ev["num_beams"], "max_repeats": ev["max_repeats"],
+        decode_defaults={**DecodePolicy.from_params(ev).to_dict(),  # what the evaluate stage scored
                          "title_ranking": ev["title_ranking"], "title_encoder": params["train"]["title_encoder"],
-                         "max_source_tokens": params["train"]["max_source_tokens"], "top_p": params["export"]["top_p"]},
+                         "max_source_tokens": params["train"]["max_source_tokens"]},
         params={k: params[k] for k in ("quantize", "corpus", "train")},
         data_dir=base["raw_dir"],
         playlist_counts=Counter(s for e in train for s in e.song_ids),
         title_profiles=profiles,
+        train_examples_path=work / "corpus" / "train.jsonl" if (work / "train" / "model" / RETRIEVAL_FILE).exists()
+        else None,
     )
 
 

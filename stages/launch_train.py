@@ -1,23 +1,33 @@
-"""Launch the train stage through `accelerate launch`, with process count and precision from params.yaml.
+"""Launch the train stage: one process runs `python -m stages.train` directly; several go through
+`accelerate launch`, with process count and precision from params.yaml.
 
 train.num_processes: auto = one process per GPU (1 without a GPU); a number > 1 on a machine without GPUs runs
 that many CPU processes in a gloo group. train.launch_args are appended as they are: Accelerate's multi-node flags
 (--num_machines 2 --machine_rank 0 --main_process_ip HOST --main_process_port 29500) go there.
+
+Either way the stage's own exit code comes back and its one-line error is the last word: accelerate's launcher
+would wrap any failure of its child in a `CalledProcessError` traceback, which is filtered out here.
 """
 import os
+import re
 import shlex
+import subprocess
 import sys
 
-import torch
+LAUNCHER_ERROR = re.compile(r"^(subprocess\.CalledProcessError: .*exit status (-?\d+)|"
+                            r"torch\.distributed\.elastic\.multiprocessing\.errors\.ChildFailedError:)")
 
-from ._common import load_params
 
+def launch_command(p: dict, gpus: int | None = None) -> list[str]:
+    if gpus is None:
+        import torch
 
-def launch_command(p: dict) -> list[str]:
-    gpus = torch.cuda.device_count()
+        gpus = torch.cuda.device_count()
     n = (gpus or 1) if p["num_processes"] == "auto" else int(p["num_processes"])
-    cmd = ["accelerate", "launch", "--num_processes", str(n), "--dynamo_backend", "no"]
     extra = [str(a) for a in p.get("launch_args") or []]
+    if n == 1 and not extra:  # nothing for a launcher to do: the stage's exit code and messages come straight back
+        return [sys.executable, "-m", "stages.train"]
+    cmd = ["accelerate", "launch", "--num_processes", str(n), "--dynamo_backend", "no"]
     if n > 1 or "--num_machines" in extra:
         cmd.append("--multi_gpu")  # Accelerate's multi-process launcher; stages.train picks gloo without GPUs
     if "--num_machines" not in extra:
@@ -25,10 +35,48 @@ def launch_command(p: dict) -> list[str]:
     return cmd + extra + ["-m", "stages.train"]
 
 
-def main() -> None:
-    cmd = launch_command(load_params()["train"])
+def filter_launcher_traceback(lines, out) -> int | None:
+    """Copy stderr lines to `out`, leaving out the launcher's own traceback (the block that ends in
+    CalledProcessError or ChildFailedError); returns the child's exit status named there, if any."""
+    block: list[str] = []
+    status = None
+    for line in lines:
+        if line.startswith("Traceback (most recent call last):") and not block:
+            block = [line]
+            continue
+        if block:
+            if line[:1] in (" ", "\t") or line.startswith("Traceback") or not line.strip() or \
+                    line.startswith("During handling") or line.startswith("The above exception"):
+                block.append(line)
+                continue
+            match = LAUNCHER_ERROR.match(line)
+            if match:
+                status = int(match.group(2)) if match.group(2) else status
+            else:
+                out.writelines(block + [line])
+            block = []
+            continue
+        out.write(line)
+    out.writelines(block)
+    out.flush()
+    return status
+
+
+def main() -> int:
+    from ._common import load_params, run_checks
+
+    params = load_params()
+    code = run_checks(params)
+    if code:
+        return code
+    cmd = launch_command(params["train"])
     print("+ " + shlex.join(cmd), flush=True)
-    os.execvp(cmd[0], cmd)
+    if cmd[0] == sys.executable:
+        os.execv(cmd[0], cmd)
+    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True, errors="replace", bufsize=1)
+    status = filter_launcher_traceback(proc.stderr, sys.stderr)
+    code = proc.wait()
+    return status if code and status else code
 
 
 if __name__ == "__main__":

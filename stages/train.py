@@ -5,11 +5,13 @@ import torch
 from accelerate.utils import set_seed
 
 import playlistgen.model
+import playlistgen.retrieval
 import playlistgen.title_encoder
 import playlistgen.train
 from playlistgen.corpus import read_examples
 from playlistgen.io import read_json, write_json
 from playlistgen.model import build_model, count_parameters
+from playlistgen.retrieval import NeighbourClusters, RetrievalConfig
 from playlistgen.title_encoder import STATE_DIM, make_title_encoder
 from playlistgen.tokenizer import CodeVocab, load_tokenizer
 from playlistgen.train import (TrainConfig, encode_examples, fingerprint, make_accelerator, resolve_precision,
@@ -29,10 +31,15 @@ def main(params: dict) -> None:
     tokenizer = load_tokenizer(corpus_dir / "tokenizer")
     vocab = CodeVocab.from_tokenizer(tokenizer, index["cluster_levels"], index["codebook_size"])
     title_encoder = make_title_encoder(p["title_encoder"], p["max_source_tokens"])
-    train_data = encode_examples(read_examples(corpus_dir / "train.jsonl"), tokenizer, vocab, p["max_source_tokens"],
-                                 title_encoder)
-    val_data = encode_examples(read_examples(corpus_dir / "val.jsonl"), tokenizer, vocab, p["max_source_tokens"],
-                               title_encoder)
+    train_examples, val_examples = read_examples(corpus_dir / "train.jsonl"), read_examples(corpus_dir / "val.jsonl")
+    retrieval_cfg = RetrievalConfig.from_params(p["retrieval"])
+    train_extra = val_extra = None
+    if retrieval_cfg.clusters:
+        sizes = {key: len(songs) for key, songs in index["clusters"].items()}
+        retrieval = NeighbourClusters(train_examples, retrieval_cfg, sizes, vocab)
+        train_extra, val_extra = retrieval.for_training(), retrieval.token_ids([e.title for e in val_examples])
+    train_data = encode_examples(train_examples, tokenizer, vocab, p["max_source_tokens"], title_encoder, train_extra)
+    val_data = encode_examples(val_examples, tokenizer, vocab, p["max_source_tokens"], title_encoder, val_extra)
     model = build_model(len(tokenizer), vocab.pad_id, vocab.eos_id, p["d_model"], p["num_layers"],
                         p["num_decoder_layers"], p["num_heads"], p["d_kv"], p["d_ff"], p["dropout"], base["seed"],
                         title_state_dim=STATE_DIM if title_encoder else 0)
@@ -46,7 +53,7 @@ def main(params: dict) -> None:
     # a checkpoint is resumed only by the same params, data and training code
     inputs = [corpus_dir / "train.jsonl", corpus_dir / "val.jsonl", corpus_dir / "tokenizer" / "tokenizer.json",
               Path(playlistgen.train.__file__), Path(playlistgen.model.__file__),
-              Path(playlistgen.title_encoder.__file__)]
+              Path(playlistgen.title_encoder.__file__), Path(playlistgen.retrieval.__file__)]
     run_id = fingerprint({"train": p, "seed": base["seed"], "processes": accelerator.num_processes}, inputs)
     summary = train_model(model, train_data, val_data, cfg, accelerator, vocab.pad_id, out / "model",
                           Path("metrics/train_log.csv"), Path("metrics/val_log.csv"),
@@ -55,6 +62,8 @@ def main(params: dict) -> None:
                           token_weights=target_token_weights(train_data, len(tokenizer), cfg.rarity_weight))
     accelerator.wait_for_everyone()
     if accelerator.is_main_process:
+        if retrieval_cfg.clusters:
+            retrieval_cfg.save(out / "model")
         summary["parameters"] = count_parameters(model)
         summary["processes"] = accelerator.num_processes
         summary["mixed_precision"] = precision

@@ -1,14 +1,15 @@
 from playlistgen.catalog import Playlist
-from playlistgen.corpus import Example, build_examples, order_targets, split_examples
+from playlistgen.corpus import Example, build_examples, order_targets, recommendable, split_examples
 
 
-def test_repeats_kept_in_order_and_songs_without_id_dropped():
+def test_repeats_kept_in_order_and_songs_without_id_kept_in_the_truth_only():
     cluster_of_song = {"a": "1-1", "b": "1-1", "c": "2-0"}
     examples, stats = build_examples([Playlist("p", "t", ["a", "x", "c", "b"])], cluster_of_song, max_clusters=10,
                                      min_songs=2)
     assert examples[0].clusters == ["1-1", "2-0", "1-1"]
-    assert examples[0].song_ids == ["a", "c", "b"]
-    assert stats["songs_without_semantic_id_dropped"] == 1
+    assert examples[0].song_ids == ["a", "x", "c", "b"]  # "x" has no features: a miss for every method, still truth
+    assert stats["songs_without_semantic_id"] == 1
+    assert recommendable(examples, cluster_of_song)[0].song_ids == ["a", "c", "b"]  # the training side
 
 
 def test_truncation_and_minimum_length():

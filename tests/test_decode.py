@@ -80,3 +80,27 @@ def test_repeat_cap_holds_and_exhausted_prefixes_are_masked(setup, beams):
     ids = torch.tensor([[vocab.pad_id, vocab.offset + 0, vocab.offset + 4 + 1, vocab.offset + 0, vocab.offset + 4 + 3]])
     allowed = torch.isfinite(constraint(ids, torch.zeros(1, V))[0]).nonzero().flatten().tolist()
     assert allowed == [vocab.offset + 2, vocab.offset + 3]
+
+
+def test_decode_policy_cluster_range_overrides_and_checks():
+    from playlistgen.decode import DecodePolicy
+    from playlistgen.io import DataError
+
+    block = {"decode": "beam", "num_beams": 4, "playlist_length": 20, "max_repeats": 1, "top_p": 0.9,
+             "temperature": 0.7}
+    policy = DecodePolicy.from_params(block)
+    cfg = policy.config()
+    assert (cfg.min_clusters, cfg.max_clusters, cfg.num_beams, cfg.do_sample) == (20, 25, 4, False)
+    assert (policy.config(3).min_clusters, policy.config(3).max_clusters) == (3, 5)  # at least 2 spare
+    small = policy.config(clusters=15)  # 15 clusters used once each cannot make 20: capped, the playlist is shorter
+    assert (small.min_clusters, small.max_clusters) == (15, 15)
+    sampled = policy.config(10, temperature=0.5)
+    assert (sampled.do_sample, sampled.temperature, sampled.num_beams, sampled.top_p) == (True, 0.5, 1, 0.9)
+    assert DecodePolicy.from_params({**block, "decode": "sample"}).config().temperature == 0.7
+    assert DecodePolicy.from_dict(policy.to_dict()) == policy
+    assert DecodePolicy.from_dict({"num_beams": 2}).playlist_length == 20  # bundles from before the policy
+    for bad in ({"decode": "greedy"}, {"num_beams": 0}, {"playlist_length": 0}, {"top_p": 0},
+                {"decode": "sample", "temperature": 0}, {"decode": "sample", "temperature": float("inf")},
+                {"max_repeats": 0}):
+        with pytest.raises(DataError):
+            DecodePolicy.from_params({**block, **bad})

@@ -94,3 +94,23 @@ def test_bundle_ranks_by_training_playlist_counts(gen, tiny_project):
     assert {s: r["playlist_count"] for s, r in gen.songs.items() if r["playlist_count"]} == dict(counts)
     top = max(gen.ranking_weights, key=gen.ranking_weights.get)
     assert counts[top] == max(counts.values())
+
+
+def test_generate_playlist_decodes_and_ranks_as_the_evaluate_stage_scores(gen, tiny_project):
+    """One DecodePolicy: the bundle's is the evaluate block's, and the CLI's default answer is what evaluate scored."""
+    import yaml
+
+    from playlistgen.decode import DecodePolicy
+    from playlistgen.recommend import Recommender
+
+    params = yaml.safe_load((tiny_project / "params.yaml").read_text())
+    assert gen.policy == DecodePolicy.from_params(params["evaluate"])
+    work = tiny_project / params["base"]["work_dir"]
+    rec = Recommender.from_work_dir(work, tiny_project / params["base"]["raw_dir"], params)
+    titles = ["rainy sunday piano", "深夜学习", "best of the night drive"]
+    assert rec.clusters(titles) == [gen.generate_clusters(t) for t in titles]
+    scored = rec.recommend_all(titles, 20)["model"]
+    for title, r in zip(titles, scored):
+        assert gen.ranked_songs(title, gen.generate_clusters(title), 20)[:5] == r.songs[:5]
+    n = params["evaluate"]["playlist_length"]
+    assert len(gen.generate(titles[0], seed=0)) == n  # the CLI's default -n

@@ -64,6 +64,23 @@ def test_mpd_slices_import_with_counted_defects(tmp_path):
     assert filtered == []
 
 
+def test_track_frequency_filter_counts_training_playlists_and_keeps_held_out_truth(tmp_path):
+    write_mpd(tmp_path / "mpd")
+    paths = [str(tmp_path / "mpd" / "*.json")]
+    _, everything = read_mpd(paths, LoadReport())
+    held_out = {p["playlist_id"] for p in everything[::3]}
+    songs, playlists = read_mpd(paths, LoadReport(), 1000, counted=lambda pid: pid not in held_out)
+    # every training playlist lost all its tracks (none is in 1000 playlists); held-out ones keep their full list
+    assert {p["playlist_id"] for p in playlists} == held_out
+    full = {p["playlist_id"]: p["song_ids"] for p in everything}
+    assert all(p["song_ids"] == full[p["playlist_id"]] for p in playlists)
+    assert {s["song_id"] for s in songs} == {s for p in playlists for s in p["song_ids"]}  # their songs stay listed
+    # a track's count comes from training playlists only
+    songs, _ = read_mpd(paths, LoadReport(), 1, counted=lambda pid: pid not in held_out)
+    train_count = {s: sum(s in p["song_ids"] for p in everything if p["playlist_id"] not in held_out) for s in full["0"]}
+    assert all({x["song_id"]: x["popularity"] for x in songs}[s] == c for s, c in train_count.items())
+
+
 def test_truncated_or_foreign_slice_is_one_clear_error(tmp_path):
     bad = tmp_path / "mpd.slice.0-999.json"
     bad.write_text('{"info": {}, "playlists": [{"pid": 1, "na')

@@ -13,7 +13,8 @@ def test_perfect_case():
     ranked = ["a", "b", "c", "d"]
     assert r_precision(ranked, TRUTH) == 1.0
     assert ndcg_at_k(ranked, TRUTH, 10) == pytest.approx(1.0)
-    assert recall_at_k(ranked, TRUTH, 2) == 1.0  # denominator min(|truth|, k)
+    assert recall_at_k(ranked, TRUTH, 2) == 0.5  # hits / |truth|: 2 of the 4 songs found in the first 2
+    assert recall_at_k(ranked, TRUTH, 10) == 1.0
     assert precision_at_k(ranked, TRUTH, 4) == 1.0
 
 
@@ -36,7 +37,7 @@ def test_hand_computed_case():
     # hits at ranks 2 and 4: (1/log2(3) + 1/log2(5)) / (1 + 1/log2(3) + 1/log2(4) + 1/log2(5))
     ideal = 1 + 1 / math.log2(3) + 0.5 + 1 / math.log2(5)
     assert ndcg_at_k(ranked, TRUTH, 4) == pytest.approx((1 / math.log2(3) + 1 / math.log2(5)) / ideal)
-    assert recall_at_k(ranked, TRUTH, 3) == pytest.approx(1 / 3)
+    assert recall_at_k(ranked, TRUTH, 3) == 0.25  # 1 hit in the first 3, of 4 true songs
     assert precision_at_k(ranked, TRUTH, 10) == 0.2
 
 
