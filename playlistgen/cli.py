@@ -21,8 +21,9 @@ def render(tracks, fmt: str, title: str) -> str:
     """The playlist as json, m3u, csv or a table. Every text field of the line-based formats goes through
     `printable`: a title or a catalog field holding newlines or escape sequences cannot add M3U entries, CSV rows
     or terminal commands (JSON escapes them itself)."""
-    if fmt == "json":
-        return json.dumps({"title": title, "tracks": [t.to_json() for t in tracks]}, ensure_ascii=False, indent=2)
+    if fmt in ("json", "jsonl"):
+        return json.dumps({"title": title, "tracks": [t.to_json() for t in tracks]}, ensure_ascii=False,
+                          indent=None if fmt == "jsonl" else 2)
     title = printable(title)
     if fmt == "m3u":
         lines = ["#EXTM3U", f"#PLAYLIST:{title}"]
@@ -93,13 +94,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("title", nargs="?", help="title or mood, any language; omit for interactive mode")
     parser.add_argument("-n", type=int, default=None,
                         help="songs in the playlist (default: the bundle's evaluate.playlist_length, 20)")
-    parser.add_argument("--format", choices=["table", "json", "m3u", "csv"], default="table")
+    parser.add_argument("--format", choices=["table", "json", "jsonl", "m3u", "csv"], default="table",
+                        help="jsonl: one JSON object per line (for --titles-file)")
     parser.add_argument("--seed", type=int, default=None, help="repeatable result; without it each call may differ")
     parser.add_argument("--beams", type=int, default=None, help="beam width (default: the bundle's)")
     parser.add_argument("--temperature", type=float, default=None, help="sample clusters at this temperature instead of beam search")
     parser.add_argument("--popularity-weighted", action="store_true", help="pick songs within a cluster by popularity")
     parser.add_argument("--bundle", default=DEFAULT_BUNDLE, help=f"exported bundle folder (default {DEFAULT_BUNDLE})")
     parser.add_argument("-i", "--interactive", action="store_true", help="prompt loop: Enter re-rolls the last title")
+    parser.add_argument("--titles-file", default=None,
+                        help="one title per line ('-' = stdin): one playlist each, decoded in batches; "
+                             "use with --format jsonl")
+    parser.add_argument("--batch-size", type=int, default=64, help="titles decoded together in --titles-file mode")
     parser.add_argument("--data-dir", default=None,
                         help="catalog folder used only if the bundle's song -> semantic ID file must be regenerated")
     parser.add_argument("-v", "--verbose", action="store_true")
@@ -125,6 +131,8 @@ def generate_command(args) -> int:
     if args.title is not None:  # bytes that are not UTF-8 arrive as lone surrogates: make them U+FFFD
         args.title = SURROGATE.sub("\ufffd", args.title)
     gen = PlaylistGenerator(args.bundle, data_dir=args.data_dir)
+    if args.titles_file is not None:
+        return batch_command(gen, args)
     if args.interactive or args.title is None:
         interactive(gen, args)
         return 0
@@ -132,6 +140,42 @@ def generate_command(args) -> int:
                           popularity_weighted=args.popularity_weighted)
     print(render(tracks, args.format, args.title))
     sys.stdout.flush()  # a closed pipe shows here, inside guarded
+    return 0
+
+
+def batch_command(gen, args) -> int:
+    """Playlists for every line of --titles-file, decoded `--batch-size` titles at a time; a title that cannot be
+    used (empty) gets {"title": ..., "error": ...} in its place and the rest go on."""
+    from .generator import TitleError
+
+    stream = sys.stdin if args.titles_file == "-" else open(args.titles_file, encoding="utf-8", errors="replace")
+    with stream:
+        titles = [SURROGATE.sub("\ufffd", line.rstrip("\n")) for line in stream if line.strip()]
+    n = args.n or gen.policy.playlist_length
+    fmt = "jsonl" if args.format in ("json", "jsonl") else args.format
+    for start in range(0, len(titles), max(1, args.batch_size)):
+        chunk = titles[start:start + args.batch_size]
+        usable = []
+        for i, t in enumerate(chunk):
+            try:
+                gen.prepare_title(t)
+                usable.append(i)
+            except TitleError:
+                pass
+        decoded = gen.generate_clusters_batch([chunk[i] for i in usable], n, args.beams, args.temperature,
+                                              args.seed) if usable else []
+        clusters = dict(zip(usable, decoded))
+        for i, title in enumerate(chunk):
+            if i not in clusters:
+                print(json.dumps({"title": title, "error": "the title is empty"}, ensure_ascii=False))
+                continue
+            seed = None if args.seed is None else args.seed + start + i
+            tracks = gen.playlist_from_clusters(title, clusters[i], n, seed, args.popularity_weighted)
+            if fmt == "jsonl":
+                print(json.dumps({"title": title, "tracks": [t.to_json() for t in tracks]}, ensure_ascii=False))
+            else:
+                print(render(tracks, fmt, title) + "\n")
+    sys.stdout.flush()
     return 0
 
 
@@ -157,6 +201,13 @@ def admin_main(argv: list[str] | None = None) -> int:
     ch.add_argument("--batch-size", type=int, default=64)
     ch.add_argument("--team", default="playlistgen")
     ch.add_argument("--email", default="")
+    sv = sub.add_parser("serve", help="HTTP API and web page over a bundle (FastAPI + uvicorn)")
+    sv.add_argument("--bundle", default=DEFAULT_BUNDLE)
+    sv.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1: this machine only)")
+    sv.add_argument("--port", type=int, default=8000)
+    sv.add_argument("--max-batch", type=int, default=32, help="requests decoded together at most (default 32)")
+    sv.add_argument("--max-wait-ms", type=float, default=10.0,
+                    help="how long a request waits for others to batch with (default 10 ms)")
     mk = sub.add_parser("make-challenge", help="a challenge set + truth from the catalog's held-out test split")
     mk.add_argument("--catalog", default="data/raw", help="catalog folder (default data/raw)")
     mk.add_argument("--out-set", required=True)
@@ -170,6 +221,13 @@ def admin_main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     if args.command in ("challenge", "make-challenge"):
         return guarded(challenge_command, args, verbose=args.verbose)
+    if args.command == "serve":
+        if not 0 < args.port < 65536 or args.max_batch < 1 or args.max_wait_ms < 0:
+            parser.error("--port must be 1-65535, --max-batch at least 1, --max-wait-ms at least 0")
+        from .server import serve
+
+        return guarded(lambda: serve(args.bundle, args.host, args.port, args.max_batch, args.max_wait_ms) or 0,
+                       verbose=args.verbose)
     return guarded(bundle_command, args, verbose=args.verbose)
 
 

@@ -114,12 +114,13 @@ def has_cjk(title: str) -> bool:
 
 def sampled_playlist_metrics(sequences: list[list[str]], examples: list[Example], index: ClusterIndex,
                              artist_of_song: dict[str, str], seed: int, vector_of_song: dict | None = None,
-                             song_weights=None) -> dict:
+                             song_weights=None, playlist_length: int | None = None) -> dict:
     """What a user gets: one sampled song per generated cluster. Precision of that playlist (hits / its length),
     its length, distinct artists per playlist, intra-list diversity of the songs' feature vectors (mean pairwise
     cosine distance, when vectors are given), and how much two samplings of the same clusters differ (Jaccard).
     `song_weights(i, song_ids)`: the draw weights of title i's candidate songs, as PlaylistGenerator.generate
-    draws them (title-aware); None = uniform within a cluster."""
+    draws them (title-aware); None = uniform within a cluster. `playlist_length`: the playlist is cut there, as
+    generate-playlist cuts it (the spare clusters only stand in for used-up ones)."""
     import numpy as np
 
     from .clusters import sample_playlist
@@ -129,8 +130,8 @@ def sampled_playlist_metrics(sequences: list[list[str]], examples: list[Example]
     precision, length, artists, overlap, diversity = [], [], [], [], []
     for i, (seq, example) in enumerate(zip(sequences, examples)):
         weights = song_weights(i, index.expand(seq)) if song_weights is not None else None
-        first = [s for s, _ in sample_playlist(seq, index, rng, weights)]
-        second = [s for s, _ in sample_playlist(seq, index, rng, weights)]
+        first = [s for s, _ in sample_playlist(seq, index, rng, weights)][:playlist_length]
+        second = [s for s, _ in sample_playlist(seq, index, rng, weights)][:playlist_length]
         truth = set(example.song_ids)
         precision.append(sum(s in truth for s in first) / len(first) if first else 0.0)
         length.append(len(first))

@@ -191,6 +191,15 @@ class PlaylistGenerator:
         cluster; `seed` makes it repeatable."""
         n = n or self.policy.playlist_length
         clusters = self.generate_clusters(title, n, beams, temperature, seed)
+        return self.playlist_from_clusters(title, clusters, n, seed, popularity_weighted)
+
+    def playlist_from_clusters(self, title: str, clusters: list[str], n: int, seed: int | None = None,
+                               popularity_weighted: bool = False) -> list[Track]:
+        """One song drawn from each cluster in turn (title-aware weights), at most `n`: a re-roll of the same
+        clusters is this with another seed."""
+        unknown = [k for k in clusters if k not in self.index.songs_in_cluster]
+        if unknown:
+            raise ValueError(f"no cluster {unknown[0]!r} in this bundle; cluster ids look like '12-3'.")
         rng = np.random.default_rng(seed)
         weights = self.popularity if popularity_weighted else None
         if self.profiles is not None:  # title-aware: draw a cluster's songs by the same score that ranks them

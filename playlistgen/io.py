@@ -20,12 +20,37 @@ class DataError(ValueError):
     """A problem with user-supplied data; the message names the file, the record and what to do."""
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def sweep_stale(folder: Path, name: str) -> None:
+    """Remove temporaries of `name` left in `folder` by killed runs: `.NAME.PID.*.tmp` whose process is gone."""
+    for tmp in folder.glob(f".{glob_escape(name)}.*.tmp"):
+        parts = tmp.name[len(name) + 2:].split(".")
+        if parts and parts[0].isdigit() and int(parts[0]) != os.getpid() and not _alive(int(parts[0])):
+            shutil.rmtree(tmp, ignore_errors=True) if tmp.is_dir() else tmp.unlink(missing_ok=True)
+
+
+def glob_escape(name: str) -> str:
+    import glob
+
+    return glob.escape(name)
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
     """Yield a temporary path next to `path`; on success rename it onto `path`, on failure delete it."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix + ".tmp", dir=path.parent)
+    sweep_stale(path.parent, path.name)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=suffix + ".tmp", dir=path.parent)
     os.close(fd)
     tmp_path = Path(tmp)
     os.chmod(tmp_path, 0o644)  # mkstemp creates 0600; outputs are meant to be shared like any written file
@@ -42,7 +67,8 @@ def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a fresh temporary folder next to `path`; on success swap it in place of `path`."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    sweep_stale(path.parent, path.name)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", dir=path.parent))
     try:
         yield tmp
         old = None
@@ -83,6 +109,8 @@ def read_json(path: str | os.PathLike) -> Any:
         raise DataError(f"{path}: file not found.")
     try:
         return json.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise DataError(f"{path}: not UTF-8 text; fix or regenerate the file.") from None
     except json.JSONDecodeError as e:
         raise DataError(f"{path}: not valid JSON ({e.msg} at line {e.lineno}); fix or regenerate the file.") from None
 
@@ -92,8 +120,13 @@ def read_jsonl(path: str | os.PathLike) -> Iterator[tuple[int, dict]]:
     path = Path(path)
     if not path.exists():
         raise DataError(f"{path}: file not found.")
-    with open(path, encoding="utf-8") as f:
-        for line_no, line in enumerate(f, start=1):
+    with open(path, "rb") as f:
+        for line_no, raw in enumerate(f, start=1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as e:
+                raise DataError(f"{path}, line {line_no}: not UTF-8 text ({e.reason}, byte 0x{raw[e.start]:02x}); "
+                                "save the file as UTF-8.") from None
             if not line.strip():
                 continue
             try:

@@ -9,7 +9,6 @@ from collections import Counter
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from .baselines import Recommendation
 from .clusters import ClusterIndex, ranking_weights

@@ -14,8 +14,17 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def load_params(path: str | Path = ROOT / "params.yaml") -> dict:
-    with open(path, encoding="utf-8") as f:
-        return yaml.safe_load(f)
+    """params.yaml, validated (playlistgen.params): a bad key is one DataError before any work."""
+    from playlistgen.params import validate
+
+    try:
+        with open(path, encoding="utf-8") as f:
+            params = yaml.safe_load(f)
+    except yaml.YAMLError as e:
+        raise DataError(f"{path}: not valid YAML ({str(e).splitlines()[0]}); fix the line it names.") from None
+    except UnicodeDecodeError:
+        raise DataError(f"{path}: not UTF-8 text; save it as UTF-8.") from None
+    return validate(params)
 
 
 def setup_logging() -> None:
@@ -28,15 +37,29 @@ def setup_logging() -> None:
     logging.getLogger("accelerate.utils.other").setLevel(logging.ERROR)
 
 
-def run(main) -> None:
-    """Run a stage's main(); a DataError ends the stage with its one-sentence message instead of a traceback."""
-    setup_logging()
+def run_checks(params_loader=load_params):
+    """(params, 0), or (None, 2) after printing the one-line error of a bad params.yaml."""
     try:
-        from playlistgen import threads
+        return params_loader(), 0
+    except DataError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return None, 2
 
+
+def run(main) -> None:
+    """Run a stage's main(): a bad params.yaml or input ends it with one `error:` line and exit 2, never a
+    traceback (PLAYLISTGEN_DEBUG=1 shows it); a bug is one line naming it, exit 1."""
+    from playlistgen import threads
+    from playlistgen.entry import guarded
+
+    setup_logging()
+
+    def stage() -> int:
         # several accelerate processes on one machine share its cores
         threads.configure(int(os.environ.get("LOCAL_WORLD_SIZE", "1")))
         main(load_params())
-    except DataError as e:
-        print(f"error: {e}", file=sys.stderr)
-        sys.exit(2)
+        return 0
+
+    code = guarded(stage)
+    if code:
+        sys.exit(code)

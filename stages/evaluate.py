@@ -104,7 +104,7 @@ def main(params: dict) -> None:
         song_weights = lambda i, ids: title_aware_weights(profiles, test_queries[i], ids, p["title_ranking"], weights)  # noqa: E731
     results["model"].update(sampled_playlist_metrics(sequences, test, index, {s: v.artist for s, v in songs.items()},
                                                      base["seed"], dict(zip(vectors.song_ids, vectors.vectors)),
-                                                     song_weights))
+                                                     song_weights, policy.playlist_length))
     by_length: dict[str, list[int]] = {}
     for i, e in enumerate(test):
         by_length.setdefault(length_bucket(len(e.song_ids), p["length_buckets"]), []).append(i)

@@ -14,6 +14,15 @@ TINY_WORLD = dict(
 )
 
 
+def pytest_collection_modifyitems(items):
+    """Every test that needs the tiny pipeline run (or runs dvc itself) is `slow`: `pytest -m "not slow"` is the
+    quick loop for development, CI runs everything."""
+    for item in items:
+        if "tiny_project" in getattr(item, "fixturenames", ()) or item.module.__name__ in (
+                "test_multiprocess", "test_resume", "test_pipeline", "test_bad_input_stages"):
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.fixture(scope="session")
 def tiny_world():
     from playlistgen.synth import generate_world

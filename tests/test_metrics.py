@@ -93,3 +93,22 @@ def test_paired_bootstrap_interval():
     assert better["diff"] == pytest.approx(0.425) and better["lo"] > 0
     tie = paired_bootstrap([1.0, 0.0] * 20, [0.0, 1.0] * 20, 500, 0)
     assert tie["diff"] == 0.0 and tie["lo"] < 0 < tie["hi"]
+
+
+def test_sampled_playlist_metrics_hand_computed():
+    from playlistgen.clusters import ClusterIndex
+    from playlistgen.corpus import Example
+    from playlistgen.evaluate import sampled_playlist_metrics
+
+    index = ClusterIndex(2, 4, {"0-0": ["a", "b"], "0-1": ["c"], "1-0": ["d"]})
+    examples = [Example("p", "t", ["0-0"], ["c", "d", "x"])]
+    # one song per cluster: {a or b}, c, d -> 2 hits of 3; cut at 2 songs: {a or b}, c -> 1 hit of 2
+    out = sampled_playlist_metrics([["0-0", "0-1", "1-0"]], examples, index, {"a": "A", "b": "A", "c": "C", "d": "A"}, 0)
+    assert out["sampled_precision"] == pytest.approx(2 / 3, abs=1e-4) and out["sampled_length"] == 3
+    assert out["sampled_distinct_artists"] == 2
+    cut = sampled_playlist_metrics([["0-0", "0-1", "1-0"]], examples, index, {}, 0, playlist_length=2)
+    assert cut["sampled_precision"] == 0.5 and cut["sampled_length"] == 2
+    # weights that put everything on "b": both samplings are identical
+    pinned = sampled_playlist_metrics([["0-0"]], examples, index, {}, 0,
+                                      song_weights=lambda i, ids: {s: (1.0 if s == "b" else 0.0) for s in ids})
+    assert pinned["resample_jaccard"] == 1.0 and pinned["sampled_precision"] == 0.0

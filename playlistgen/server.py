@@ -1,0 +1,360 @@
+"""`playlistgen serve`: the bundle behind an HTTP API and a web page, loaded once.
+
+    playlistgen serve --bundle data/bundle [--host 127.0.0.1] [--port 8000]
+
+Endpoints (OpenAPI schema at /openapi.json):
+    GET  /                      the web page (no CDN: everything is inline)
+    GET  /api/health            which bundle and model are loaded
+    POST /api/playlist          {title, n?, seed?, temperature?, beams?, format?} -> playlist (json, m3u or csv)
+    GET  /api/playlist          the same from query parameters (download links)
+    POST /api/reroll            {title, clusters, n?, seed?, format?} -> new songs from the same clusters
+    GET  /api/clusters/{key}    a cluster's songs, size and tags
+    POST /api/batch             {titles, n?, temperature?, beams?} -> one playlist per title, one batched decode
+
+Requests that arrive together are decoded together: a MicroBatcher collects them for at most `max_wait_ms` (or
+until `max_batch` are waiting) and runs one batched generate per (length, beams, temperature) group in a single
+worker thread, so throughput grows with load while one lone request waits only max_wait_ms. Bad requests get a 4xx
+JSON body {"error": ..., "field": ...}; nothing a client sends stops the server.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+
+log = logging.getLogger(__name__)
+
+MAX_TITLE_CHARS = 500
+MAX_SONGS = 100
+MAX_BATCH_TITLES = 256
+MAX_BODY_BYTES = 64 * 1024
+
+
+class PlaylistRequest(BaseModel):
+    title: str = Field(min_length=1, max_length=MAX_TITLE_CHARS, description="title or mood, any language")
+    n: int | None = Field(None, ge=1, le=MAX_SONGS, description="songs (default: the bundle's playlist_length)")
+    seed: int | None = Field(None, ge=0, le=2**32 - 1, description="repeatable draw; none = a fresh one")
+    temperature: float | None = Field(None, gt=0, le=100, description="sample clusters instead of beam search")
+    beams: int | None = Field(None, ge=1, le=16, description="beam width (default: the bundle's)")
+    format: str = Field("json", pattern="^(json|m3u|csv)$")
+
+
+class RerollRequest(BaseModel):
+    title: str = Field(min_length=1, max_length=MAX_TITLE_CHARS)
+    clusters: list[str] = Field(min_length=1, max_length=2 * MAX_SONGS)
+    n: int | None = Field(None, ge=1, le=MAX_SONGS)
+    seed: int | None = Field(None, ge=0, le=2**32 - 1)
+    format: str = Field("json", pattern="^(json|m3u|csv)$")
+
+
+class BatchRequest(BaseModel):
+    titles: list[str] = Field(min_length=1, max_length=MAX_BATCH_TITLES)
+    n: int | None = Field(None, ge=1, le=MAX_SONGS)
+    temperature: float | None = Field(None, gt=0, le=100)
+    beams: int | None = Field(None, ge=1, le=16)
+    seed: int | None = Field(None, ge=0, le=2**32 - 1)
+
+
+@dataclass
+class _Job:
+    title: str
+    n: int
+    beams: int | None
+    temperature: float | None
+    seed: int | None
+    future: asyncio.Future = field(repr=False)
+
+
+class MicroBatcher:
+    """Collects concurrent cluster-generation requests and decodes them in batches on one worker thread."""
+
+    def __init__(self, gen, max_batch: int = 32, max_wait_ms: float = 10.0):
+        self.gen, self.max_batch, self.max_wait = gen, max(1, max_batch), max(0.0, max_wait_ms) / 1000
+        self.queue: asyncio.Queue | None = None
+        self.worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="decode")
+        self.batches = Counter()  # batch size -> how many batches of it ran (for /api/health and the bench)
+        self._task = None
+
+    def start(self) -> None:
+        self.queue = asyncio.Queue()
+        self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+        self.worker.shutdown(wait=False, cancel_futures=True)
+
+    async def clusters(self, title: str, n: int, beams: int | None, temperature: float | None,
+                       seed: int | None) -> list[str]:
+        future = asyncio.get_running_loop().create_future()
+        await self.queue.put(_Job(title, n, beams, temperature, seed, future))
+        return await future
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            batch = [await self.queue.get()]
+            deadline = loop.time() + self.max_wait
+            while len(batch) < self.max_batch:
+                timeout = deadline - loop.time()
+                if timeout <= 0:
+                    break
+                try:
+                    batch.append(await asyncio.wait_for(self.queue.get(), timeout))
+                except asyncio.TimeoutError:
+                    break
+            groups: dict[tuple, list[_Job]] = {}
+            for job in batch:
+                # sampled decoding with a seed is repeatable only alone: its seed sets the generator for the batch
+                key = (job.n, job.beams, job.temperature, job.seed if job.temperature is not None else None)
+                groups.setdefault(key, []).append(job)
+            for (n, beams, temperature, seed), jobs in groups.items():
+                self.batches[len(jobs)] += 1
+                try:
+                    result = await loop.run_in_executor(self.worker, self.gen.generate_clusters_batch,
+                                                        [j.title for j in jobs], n, beams, temperature, seed)
+                except Exception as e:  # noqa: BLE001 - the error goes to every waiting request, not the loop
+                    for j in jobs:
+                        if not j.future.done():
+                            j.future.set_exception(e)
+                    continue
+                for j, clusters in zip(jobs, result):
+                    if not j.future.done():
+                        j.future.set_result(clusters)
+
+
+def create_app(bundle: str | Path, max_batch: int = 32, max_wait_ms: float = 10.0, gen=None):
+    """The FastAPI app serving `bundle` (or an already loaded PlaylistGenerator `gen`)."""
+    from contextlib import asynccontextmanager
+
+    from fastapi import Body, FastAPI, Query, Request
+    from fastapi.exceptions import RequestValidationError
+    from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
+    from .cli import render
+    from .generator import PlaylistGenerator, TitleError
+
+    if gen is None:
+        gen = PlaylistGenerator(bundle)
+    batcher = MicroBatcher(gen, max_batch, max_wait_ms)
+
+    @asynccontextmanager
+    async def lifespan(app):
+        batcher.start()
+        yield
+        await batcher.stop()
+
+    app = FastAPI(title="playlistgen", version="1", lifespan=lifespan,
+                  description="Turn a playlist title or mood into a playlist of real songs.",
+                  docs_url=None, redoc_url=None)  # Swagger UI would load its scripts from a CDN
+
+    def error(status: int, message: str, field_name: str | None = None) -> JSONResponse:
+        return JSONResponse({"error": message, "field": field_name}, status_code=status)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError):
+        first = exc.errors()[0] if exc.errors() else {}
+        where = ".".join(str(x) for x in first.get("loc", ()) if x not in ("body", "query", "path"))
+        if first.get("type") == "json_invalid":
+            return error(400, "the request body is not valid JSON", "body")
+        return error(422, f"{where or 'request'}: {first.get('msg', 'invalid')}", where or None)
+
+    @app.exception_handler(Exception)
+    async def crashed(request: Request, exc: Exception):  # a bug: one request fails, the server keeps going
+        log.exception("request %s failed", request.url.path)
+        return error(500, f"internal error ({type(exc).__name__}); the server keeps running")
+
+    @app.middleware("http")
+    async def bounded(request: Request, call_next):
+        size = request.headers.get("content-length")
+        if size is not None and (not size.isdigit() or int(size) > MAX_BODY_BYTES):
+            return error(413, f"request body over {MAX_BODY_BYTES} bytes", "body")
+        return await call_next(request)
+
+    def describe(clusters: list[str]) -> list[dict]:
+        out = []
+        for key in dict.fromkeys(clusters):
+            songs = gen.index.songs_in_cluster.get(key, [])
+            tags = Counter(t for s in songs for t in gen.songs[s].get("tags") or [])
+            out.append({"cluster": key, "size": len(songs), "tags": [t for t, _ in tags.most_common(4)]})
+        return out
+
+    def respond(title: str, clusters: list[str], n: int, seed: int | None, fmt: str):
+        """Draw the songs (on the decode thread: the title encoder is not shared across threads) and format."""
+        seed = seed if seed is not None else int(time.time_ns() % (2**32))
+        tracks = gen.playlist_from_clusters(title, clusters, n, seed)
+        if fmt != "json":
+            media = "audio/x-mpegurl" if fmt == "m3u" else "text/csv"
+            return Response(render(tracks, fmt, title) + "\n", media_type=f"{media}; charset=utf-8",
+                            headers={"Content-Disposition": f'attachment; filename="playlist.{fmt}"'})
+        return {"title": title, "n": n, "seed": seed, "clusters": describe(clusters),
+                "tracks": [t.to_json() for t in tracks]}
+
+    async def playlist(req: PlaylistRequest):
+        try:
+            title = gen.prepare_title(req.title)
+        except TitleError as e:
+            return error(422, str(e), "title")
+        n = req.n or gen.policy.playlist_length
+        clusters = await batcher.clusters(title, n, req.beams, req.temperature, req.seed)
+        return await on_worker(respond, title, clusters, n, req.seed, req.format)
+
+    async def on_worker(fn, *args):
+        return await asyncio.get_running_loop().run_in_executor(batcher.worker, fn, *args)
+
+    @app.post("/api/playlist", summary="a playlist for a title")
+    async def post_playlist(req: PlaylistRequest):
+        return await playlist(req)
+
+    @app.get("/api/playlist", summary="a playlist for a title, from query parameters (download links)")
+    async def get_playlist(title: str = Query(min_length=1, max_length=MAX_TITLE_CHARS),
+                           n: int | None = Query(None, ge=1, le=MAX_SONGS),
+                           seed: int | None = Query(None, ge=0, le=2**32 - 1),
+                           temperature: float | None = Query(None, gt=0, le=100),
+                           beams: int | None = Query(None, ge=1, le=16),
+                           format: str = Query("json", pattern="^(json|m3u|csv)$")):
+        return await playlist(PlaylistRequest(title=title, n=n, seed=seed, temperature=temperature, beams=beams,
+                                              format=format))
+
+    @app.post("/api/reroll", summary="new songs from the same clusters")
+    async def reroll(req: RerollRequest):
+        try:
+            title = gen.prepare_title(req.title)
+        except TitleError as e:
+            return error(422, str(e), "title")
+        unknown = [k for k in req.clusters if k not in gen.index.songs_in_cluster]
+        if unknown:
+            return error(422, f"no cluster {unknown[0]!r} in this bundle", "clusters")
+        return await on_worker(respond, title, req.clusters, req.n or gen.policy.playlist_length, req.seed,
+                               req.format)
+
+    @app.get("/api/clusters/{key}", summary="a cluster's songs, size and tags")
+    async def cluster(key: str, limit: int = Query(50, ge=1, le=1000)):
+        if key not in gen.index.songs_in_cluster:
+            return error(404, f"no cluster {key!r}; cluster ids look like '12-3'", "key")
+        songs = gen.cluster_songs(key)
+        return {**describe([key])[0], "songs": songs[:limit]}
+
+    @app.post("/api/batch", summary="one playlist per title, decoded in one batch")
+    async def batch(req: BatchRequest = Body()):
+        titles = []
+        for i, t in enumerate(req.titles):
+            if len(t) > MAX_TITLE_CHARS:
+                return error(422, f"titles[{i}]: at most {MAX_TITLE_CHARS} characters", f"titles.{i}")
+            try:
+                titles.append(gen.prepare_title(t))
+            except TitleError as e:
+                return error(422, f"titles[{i}]: {e}", f"titles.{i}")
+        n = req.n or gen.policy.playlist_length
+        base = req.seed if req.seed is not None else int(time.time_ns() % (2**32))
+
+        def run() -> dict:
+            clusters = gen.generate_clusters_batch(titles, n, req.beams, req.temperature, req.seed)
+            return {"playlists": [respond(t, c, n, (base + i) % 2**32, "json")
+                                  for i, (t, c) in enumerate(zip(titles, clusters))]}
+
+        return await on_worker(run)
+
+    @app.get("/api/health", summary="which bundle and model are loaded")
+    async def health():
+        manifest = gen.manifest
+        return {"status": "ok", "bundle": str(Path(gen.bundle_dir).resolve()), "songs": len(gen.songs),
+                "clusters": len(gen.index.songs_in_cluster),
+                "model_parameters": sum(p.numel() for p in gen.model.parameters()),
+                "format_version": manifest.get("format_version"), "decode": gen.policy.to_dict(),
+                "batches": dict(sorted(batcher.batches.items()))}
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    async def page():
+        return PAGE.replace("__N__", str(gen.policy.playlist_length)).replace("__MAX__", str(MAX_SONGS))
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    async def favicon():
+        return PlainTextResponse("", status_code=204)
+
+    return app
+
+
+def serve(bundle: str, host: str = "127.0.0.1", port: int = 8000, max_batch: int = 32,
+          max_wait_ms: float = 10.0) -> None:
+    import uvicorn
+
+    app = create_app(bundle, max_batch, max_wait_ms)
+    log.warning("serving %s on http://%s:%d/ (API under /api, schema at /openapi.json)", bundle, host, port)
+    uvicorn.run(app, host=host, port=port, log_level="warning")
+
+
+PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>playlistgen</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<style>
+body{font-family:system-ui,sans-serif;max-width:980px;margin:2em auto;padding:0 1em;color:#222}
+h1{font-size:1.5em;margin-bottom:.2em} .sub{color:#666;margin-top:0}
+form{display:flex;gap:.5em;flex-wrap:wrap;align-items:center;margin:1em 0}
+input[type=text]{flex:1;min-width:16em;font-size:1.1em;padding:.4em}
+input[type=number]{width:4.5em;font-size:1em;padding:.35em} button{font-size:1em;padding:.4em .9em;cursor:pointer}
+table{border-collapse:collapse;width:100%} th,td{text-align:left;padding:.3em .5em;border-bottom:1px solid #ddd}
+th{background:#f4f4f4} td.tags{color:#666;font-size:.9em} #status{color:#a00;min-height:1.2em}
+.clusters span{display:inline-block;margin:.2em;padding:.15em .5em;border-radius:1em;background:#eef;font-size:.85em}
+.links a{margin-right:1em}
+</style></head><body>
+<h1>playlistgen</h1><p class="sub">Type a playlist title or a mood, in any language.</p>
+<form id="f"><input id="title" type="text" placeholder="rainy sunday piano" maxlength="500" autofocus required>
+<label>songs <input id="n" type="number" min="1" max="__MAX__" value="__N__"></label>
+<button id="go" type="submit">Generate</button><button id="reroll" type="button" disabled>Re-roll</button></form>
+<div id="status" role="status"></div>
+<div class="links" id="links" hidden><a id="m3u" download="playlist.m3u">Download M3U</a>
+<a id="json" download="playlist.json">Download JSON</a></div>
+<table id="tracks" hidden><thead><tr><th>#</th><th>title</th><th>artist</th><th>tags</th><th>cluster</th></tr></thead>
+<tbody></tbody></table>
+<h3 id="ch" hidden>Clusters behind it</h3><div class="clusters" id="clusters"></div>
+<script>
+let last = null;
+const $ = id => document.getElementById(id);
+function show(data) {
+  last = data;
+  const body = $("tracks").querySelector("tbody");
+  body.replaceChildren();
+  for (const t of data.tracks) {
+    const tr = document.createElement("tr");
+    for (const v of [t.position, t.title, t.artist, (t.tags || []).join(", "), t.cluster]) {
+      const td = document.createElement("td"); td.textContent = v; tr.appendChild(td);
+    }
+    tr.children[3].className = "tags"; body.appendChild(tr);
+  }
+  $("clusters").replaceChildren(...data.clusters.map(c => {
+    const s = document.createElement("span");
+    s.textContent = c.cluster + " · " + c.size + " songs" + (c.tags.length ? " · " + c.tags.join(", ") : "");
+    return s;
+  }));
+  const q = new URLSearchParams({title: data.title, n: data.n, seed: data.seed});
+  $("m3u").href = "/api/playlist?" + q + "&format=m3u";
+  $("json").href = URL.createObjectURL(new Blob([JSON.stringify(data, null, 2)], {type: "application/json"}));
+  for (const id of ["tracks", "links", "ch"]) $(id).hidden = false;
+  $("reroll").disabled = false;
+}
+async function call(path, body) {
+  $("status").textContent = "";
+  try {
+    const r = await fetch(path, {method: "POST", headers: {"Content-Type": "application/json"},
+                                 body: JSON.stringify(body)});
+    const data = await r.json();
+    if (!r.ok) { $("status").textContent = data.error || ("error " + r.status); return; }
+    show(data);
+  } catch (e) { $("status").textContent = "the server did not answer: " + e; }
+}
+$("f").addEventListener("submit", e => {
+  e.preventDefault();
+  call("/api/playlist", {title: $("title").value, n: Number($("n").value)});
+});
+$("reroll").addEventListener("click", () => {
+  if (last) call("/api/reroll", {title: last.title, clusters: last.clusters.map(c => c.cluster),
+                                 n: Number($("n").value)});
+});
+</script></body></html>
+"""
