@@ -9,7 +9,6 @@ from collections import Counter
 from dataclasses import dataclass
 
 import numpy as np
-from sklearn.feature_extraction.text import TfidfVectorizer
 
 from .corpus import Example
 
@@ -46,6 +45,8 @@ class TitleKnnBaseline:
         self.train = train
         self.neighbours = neighbours
         self.cluster_sizes = cluster_sizes
+        from sklearn.feature_extraction.text import TfidfVectorizer  # here: importing sklearn costs a CLI 1 s
+
         self.vectorizer = TfidfVectorizer(analyzer="char_wb", ngram_range=ngram_range, lowercase=True, sublinear_tf=True)
         self.matrix = self.vectorizer.fit_transform([e.title for e in train])  # (n_train, vocab), rows L2-normalised
 

@@ -18,8 +18,6 @@ from .clusters import ClusterIndex, ranking_weights, sample_playlist
 from .decode import ClusterConstraint, DecodePolicy, generate_clusters
 from .io import DataError, read_json, read_jsonl
 from .on_demand import generation_allowed
-from .recommend import title_aware_weights
-from .retrieval import NeighbourClusters, RetrievalConfig
 
 log = logging.getLogger(__name__)
 
@@ -115,6 +113,8 @@ class PlaylistGenerator:
         reads_states = getattr(self.model, "title_proj", None) is not None
         self.title_encoder = TitleEncoder(self.max_source_tokens) if reads_states or self.profiles else None
         self.retrieval = None  # a model trained with retrieved clusters as input reads them here too
+        from .retrieval import NeighbourClusters, RetrievalConfig
+
         retrieval_cfg = RetrievalConfig.load(self.bundle_dir / "model")
         if retrieval_cfg is not None:
             from .corpus import read_examples
@@ -223,6 +223,8 @@ class PlaylistGenerator:
         """song -> ranking weight x exp(title_ranking x cos(title, song's title profile)), the order the evaluate
         stage scores (ClusterIndex.ranked_songs), scaled so the largest is 1; with `popularity_weighted` the
         catalog's popularity replaces the ranking weight."""
+        from .recommend import title_aware_weights
+
         query = self.title_encoder.sentence_vectors([clean_title(title)])[0]
         return title_aware_weights(self.profiles, query, song_ids, self.title_weight,
                                    self.popularity if popularity_weighted else self.ranking_weights)

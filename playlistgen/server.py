@@ -34,6 +34,7 @@ MAX_TITLE_CHARS = 500
 MAX_SONGS = 100
 MAX_BATCH_TITLES = 256
 MAX_BODY_BYTES = 64 * 1024
+THREAD_CHECK_S = 30.0  # how often the decode thread re-measures how many cores other processes keep busy
 
 
 class PlaylistRequest(BaseModel):
@@ -68,6 +69,7 @@ class _Job:
     beams: int | None
     temperature: float | None
     seed: int | None
+    finish: object  # clusters -> the answer, run on the decode thread right after the batch (or None)
     future: asyncio.Future = field(repr=False)
 
 
@@ -91,15 +93,33 @@ class MicroBatcher:
         self.worker.shutdown(wait=False, cancel_futures=True)
 
     async def clusters(self, title: str, n: int, beams: int | None, temperature: float | None,
-                       seed: int | None) -> list[str]:
+                       seed: int | None, finish=None):
+        """The title's generated clusters, or `finish(clusters)` when given: it runs on the decode thread right
+        after the batch, before the next batch starts, so answering never waits behind another decode."""
         future = asyncio.get_running_loop().create_future()
-        await self.queue.put(_Job(title, n, beams, temperature, seed, future))
+        await self.queue.put(_Job(title, n, beams, temperature, seed, finish, future))
         return await future
 
+    def _decode(self, jobs: list[_Job], n, beams, temperature, seed) -> list:
+        clusters = self.gen.generate_clusters_batch([j.title for j in jobs], n, beams, temperature, seed)
+        out = []
+        for job, c in zip(jobs, clusters):
+            try:
+                out.append(job.finish(c) if job.finish is not None else c)
+            except Exception as e:  # noqa: BLE001 - this request's error, not the batch's
+                out.append(e)
+        return out
+
     async def _run(self) -> None:
+        from . import threads
+
         loop = asyncio.get_running_loop()
+        checked = loop.time()
         while True:
             batch = [await self.queue.get()]
+            if loop.time() - checked > THREAD_CHECK_S:  # other processes come and go: fit the threads to the cores
+                checked = loop.time()
+                await loop.run_in_executor(self.worker, threads.configure)
             deadline = loop.time() + self.max_wait
             while len(batch) < self.max_batch:
                 timeout = deadline - loop.time()
@@ -117,16 +137,17 @@ class MicroBatcher:
             for (n, beams, temperature, seed), jobs in groups.items():
                 self.batches[len(jobs)] += 1
                 try:
-                    result = await loop.run_in_executor(self.worker, self.gen.generate_clusters_batch,
-                                                        [j.title for j in jobs], n, beams, temperature, seed)
+                    result = await loop.run_in_executor(self.worker, self._decode, jobs, n, beams, temperature,
+                                                        seed)
                 except Exception as e:  # noqa: BLE001 - the error goes to every waiting request, not the loop
-                    for j in jobs:
-                        if not j.future.done():
-                            j.future.set_exception(e)
-                    continue
-                for j, clusters in zip(jobs, result):
-                    if not j.future.done():
-                        j.future.set_result(clusters)
+                    result = [e] * len(jobs)
+                for j, answer in zip(jobs, result):
+                    if j.future.done():
+                        continue
+                    if isinstance(answer, Exception):
+                        j.future.set_exception(answer)
+                    else:
+                        j.future.set_result(answer)
 
 
 def create_app(bundle: str | Path, max_batch: int = 32, max_wait_ms: float = 10.0, gen=None):
@@ -201,8 +222,8 @@ def create_app(bundle: str | Path, max_batch: int = 32, max_wait_ms: float = 10.
         except TitleError as e:
             return error(422, str(e), "title")
         n = req.n or gen.policy.playlist_length
-        clusters = await batcher.clusters(title, n, req.beams, req.temperature, req.seed)
-        return await on_worker(respond, title, clusters, n, req.seed, req.format)
+        return await batcher.clusters(title, n, req.beams, req.temperature, req.seed,
+                                      finish=lambda clusters: respond(title, clusters, n, req.seed, req.format))
 
     async def on_worker(fn, *args):
         return await asyncio.get_running_loop().run_in_executor(batcher.worker, fn, *args)

@@ -33,3 +33,36 @@ def test_available_cores_within_the_affinity_mask():
     import os
 
     assert 1 <= threads.available_cores() <= len(os.sched_getaffinity(0))
+
+
+def test_cores_kept_busy_elsewhere_leave_fewer_threads(monkeypatch):
+    monkeypatch.setattr(threads, "available_cores", lambda: 2)
+    assert threads.choose_threads(environ={}, busy_elsewhere=0.1) == 2
+    assert threads.choose_threads(environ={}, busy_elsewhere=1.0) == 1  # one core taken by another process
+    assert threads.choose_threads(environ={}, busy_elsewhere=2.0) == 1  # never fewer than one
+    assert threads.choose_threads(environ={"OMP_NUM_THREADS": "2"}, busy_elsewhere=2.0) == 2  # explicit wins
+
+
+def test_a_spinning_process_is_seen_as_busy():
+    import multiprocessing
+    import os
+    import time
+
+    if len(os.sched_getaffinity(0)) < 2:
+        pytest.skip("needs two cores")
+    idle = threads.cores_busy_elsewhere(0.3)
+    stop = multiprocessing.Event()
+    worker = multiprocessing.Process(target=_spin, args=(stop,))
+    worker.start()
+    try:
+        time.sleep(0.3)
+        busy = threads.cores_busy_elsewhere(0.3)
+    finally:
+        stop.set()
+        worker.join()
+    assert busy > idle + 0.5  # the spinning process holds about one core
+
+
+def _spin(stop):
+    while not stop.is_set():
+        pass
