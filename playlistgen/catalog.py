@@ -169,7 +169,9 @@ def load_feature_set(path: str | Path, known_song_ids: set[str] | dict, report: 
     except DataError:
         raise
     except ValueError as e:
-        raise DataError(f"{path}: cannot be read without pickle ({e}); store song_ids as a str array.") from None
+        if "pickle" in str(e).lower():  # an object array: only pickle could read it, and pickle runs code
+            raise DataError(f"{path}: cannot be read without pickle ({e}); store song_ids as a str array.") from None
+        raise DataError(f"{path}: an array in it is truncated or corrupt ({e}); regenerate the file.") from None
     except Exception as e:  # zipfile.BadZipFile, OSError: a truncated or foreign file
         raise DataError(f"{path}: not a readable .npz file ({e}); regenerate it.") from None
     if vectors.ndim != 2 or len(song_ids) != len(vectors):

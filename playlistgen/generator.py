@@ -205,8 +205,10 @@ class PlaylistGenerator:
         if self.profiles is not None:  # title-aware: draw a cluster's songs by the same score that ranks them
             weights = self.title_aware_weights(title, self.index.expand(clusters), popularity_weighted)
         picked = sample_playlist(clusters, self.index, rng, weights)
-        if len(picked) < n:  # every generated cluster was used up (tiny clusters, many repeats)
-            log.info("only %d distinct songs in the generated clusters; the playlist is shorter than %d", len(picked), n)
+        if len(picked) < n:  # every generated cluster was used up (a small catalog, tiny clusters)
+            log.warning("the playlist has %d songs, not %d: one song per generated cluster, and this bundle has %d "
+                        "clusters (at most %d songs per playlist)", len(picked), n, len(self.index.songs_in_cluster),
+                        len(self.index.songs_in_cluster) * (self.policy.max_repeats or n))
         return [Track(i + 1, s, self.songs[s]["title"], self.songs[s]["artist"], k, self.songs[s].get("tags"))
                 for i, (s, k) in enumerate(picked[:n])]
 

@@ -105,6 +105,9 @@ def kmeans(
     dimension than Lloyd from a k-means++ start in the full space.
     """
     n, d = x.shape
+    if n == 0:
+        raise DataError("no song has a vector to quantize: no id in the feature sets matches a catalog song id; "
+                        "check that the feature files' song_ids are the catalog's (songs.jsonl).")
     if n < k:
         raise DataError(f"only {n} vectors for a codebook of {k} codes; lower quantize.codebook_size below {n}.")
     if n > k * max_points_per_centroid:

@@ -138,3 +138,36 @@ def test_bad_mpd_slice_is_one_error(tmp_path, content, words):
         code = importers_main(["mpd", "--input", str(tmp_path / "mpd.slice.*.json"), "--output", str(out)])
     assert code == 2 and "Traceback" not in err.getvalue() and words in err.getvalue(), err.getvalue()
     assert not out.exists()
+
+
+@pytest.mark.parametrize("case", ["truncated_array", "object_ids", "not_zip", "missing_arrays"])
+def test_bad_feature_file_is_named_with_the_right_reason(tmp_path, case):
+    import io
+    import zipfile
+
+    import numpy as np
+
+    from playlistgen.catalog import LoadReport, load_feature_set
+    from playlistgen.io import DataError
+
+    path = tmp_path / "audio.npz"
+    if case == "truncated_array":  # a whole zip whose .npy member is cut short
+        buf = io.BytesIO()
+        np.save(buf, np.ones((50, 8), dtype=np.float32))
+        with zipfile.ZipFile(path, "w") as z:
+            z.writestr("vectors.npy", buf.getvalue()[:300])
+            ids = io.BytesIO()
+            np.save(ids, np.array([f"s{i}" for i in range(50)]))
+            z.writestr("song_ids.npy", ids.getvalue())
+        words = "truncated or corrupt"
+    elif case == "object_ids":
+        np.savez(path, song_ids=np.array(["s1", 2], dtype=object), vectors=np.ones((2, 3)))
+        words = "without pickle"
+    elif case == "not_zip":
+        path.write_bytes(b"\x93NUMPY garbage")
+        words = "not a readable .npz"
+    else:
+        np.savez(path, ids=np.array(["s1"]), vecs=np.ones((1, 3)))
+        words = "needs arrays 'song_ids' and 'vectors'"
+    with pytest.raises(DataError, match=words):
+        load_feature_set(path, {"s1"}, LoadReport())

@@ -192,14 +192,14 @@ def test_more_songs_than_the_clusters_hold_gives_a_shorter_playlist(gen):
 
 
 def run_cli(args, **kw):
-    from conftest import project_env
+    from helpers import project_env
 
     return subprocess.run([sys.executable, "-m", "playlistgen.cli", *args], env={**project_env(), **kw.pop("env", {})},
                           capture_output=True, timeout=180, **kw)
 
 
 def test_output_piped_into_head_ends_quietly(bundle):
-    from conftest import project_env
+    from helpers import project_env
 
     out = subprocess.run(f"{sys.executable} -m playlistgen.cli rain -n 40 --bundle {bundle} | head -1", shell=True,
                          env=project_env(), capture_output=True, text=True, timeout=180)

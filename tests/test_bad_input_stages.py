@@ -7,7 +7,7 @@ import sys
 import pytest
 import yaml
 
-from conftest import copy_project, project_env
+from helpers import copy_project, project_env
 from stages.launch_train import filter_launcher_traceback, launch_command
 
 

@@ -70,7 +70,7 @@ def test_interactive_mode_rerolls_changes_length_and_shows_clusters(tiny_project
     import subprocess
     import sys
 
-    from conftest import project_env
+    from helpers import project_env
 
     gen = PlaylistGenerator(tiny_project / "data/bundle")
     cluster = next(iter(gen.index.songs_in_cluster))

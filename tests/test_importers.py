@@ -6,7 +6,7 @@ import subprocess
 import numpy as np
 import pytest
 
-from conftest import TINY_PARAMS, copy_project, project_env, set_params
+from helpers import TINY_PARAMS, copy_project, project_env, set_params
 from playlistgen.catalog import LoadReport, load_catalog
 from playlistgen.importers import import_mpd_catalog, normalize_mpd_title, read_creative_emb, read_mpd
 from playlistgen.io import DataError

@@ -12,7 +12,7 @@ import time
 import numpy as np
 import pytest
 
-from conftest import project_env
+from helpers import project_env
 
 pytestmark = pytest.mark.slow
 

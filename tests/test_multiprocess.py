@@ -3,7 +3,7 @@ global batch, and only the main process writes into the project."""
 import json
 import subprocess
 
-from conftest import TINY_PARAMS, copy_project, project_env, set_params
+from helpers import TINY_PARAMS, copy_project, project_env, set_params
 
 # Loaded by every Python process through PYTHONPATH: records writes into the project made by ranks other than 0.
 AUDIT = '''

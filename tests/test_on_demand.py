@@ -9,7 +9,7 @@ import time
 import numpy as np
 import pytest
 
-from conftest import project_env
+from helpers import project_env
 from playlistgen import PlaylistGenerator
 from playlistgen.cli import admin_main
 from playlistgen.io import DataError

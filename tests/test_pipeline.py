@@ -5,7 +5,7 @@ import sys
 
 import yaml
 
-from conftest import project_env
+from helpers import project_env
 
 STAGE_OUTPUTS = [
     "data/raw/songs.jsonl", "data/raw/playlists.jsonl", "data/raw/features/audio.npz",

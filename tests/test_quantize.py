@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import adjusted_rand_score
 
-from conftest import planted_clusters
+from helpers import planted_clusters
 from playlistgen.collisions import collision_report, format_report, size_histogram
 from playlistgen.io import DataError
 from playlistgen.quantize import ResidualCodebooks, songs_in_cluster, train_rq_kmeans

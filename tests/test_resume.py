@@ -8,7 +8,7 @@ import time
 
 import yaml
 
-from conftest import TINY_PARAMS, copy_project, project_env, set_params
+from helpers import TINY_PARAMS, copy_project, project_env, set_params
 
 
 def test_killed_training_resumes_to_the_same_result(tiny_project, tmp_path):

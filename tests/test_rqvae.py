@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import adjusted_rand_score
 
-from conftest import planted_clusters
+from helpers import planted_clusters
 from playlistgen.quantize import load_quantizer
 from playlistgen.rqvae import RQVAEConfig, train_rq_vae
 from playlistgen.semantic_ids import generate_semantic_ids, main as semantic_ids_main

@@ -127,7 +127,7 @@ def test_data_stage_reads_files_source_and_embeds_when_no_vectors(tmp_path, tiny
     """params.yaml wiring: data.source files with vectors {} gets a collab feature set from training playlists."""
     import yaml
 
-    from conftest import ROOT
+    from helpers import ROOT
     from stages.data import main as data_stage
 
     params = yaml.safe_load((ROOT / "params.yaml").read_text())

@@ -24,7 +24,7 @@ def free_port() -> int:
 
 @pytest.fixture(scope="module")
 def server(tiny_project):
-    from conftest import project_env
+    from helpers import project_env
 
     port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "playlistgen", "serve", "--bundle",

@@ -1,0 +1,46 @@
+"""Bulk playlists: titles/s decoded in batches (what `generate-playlist --titles-file` and POST /api/batch do)
+against the same titles one by one, in the same run.
+
+    python bench/batch_generate.py [--titles 128] [--batch 64] [--bundle data/bundle]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--bundle", default=str(ROOT / "data/bundle"))
+    parser.add_argument("--titles", type=int, default=128)
+    parser.add_argument("--batch", type=int, default=64)
+    parser.add_argument("-n", type=int, default=20)
+    args = parser.parse_args()
+    from playlistgen import PlaylistGenerator
+
+    gen = PlaylistGenerator(args.bundle)
+    titles = [json.loads(line)["title"] for line in open(ROOT / "data/work/corpus/test.jsonl", encoding="utf-8")]
+    titles = titles[:args.titles]
+    gen.generate_clusters_batch(titles[:4], args.n)  # warm-up
+
+    t0 = time.perf_counter()
+    for start in range(0, len(titles), args.batch):
+        chunk = titles[start:start + args.batch]
+        for t, c in zip(chunk, gen.generate_clusters_batch(chunk, args.n)):
+            gen.playlist_from_clusters(t, c, args.n, 0)
+    batched = len(titles) / (time.perf_counter() - t0)
+
+    t0 = time.perf_counter()
+    for t in titles:
+        gen.generate(t, args.n, seed=0)
+    single = len(titles) / (time.perf_counter() - t0)
+    print(f"{len(titles)} titles, {args.n}-song playlists: batches of {args.batch} {batched:.1f} titles/s; "
+          f"one by one (reference) {single:.1f} titles/s; {batched / single:.2f}x")
+
+
+if __name__ == "__main__":
+    main()
