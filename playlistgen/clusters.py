@@ -30,12 +30,13 @@ class ClusterIndex:
         return {s for key in set(keys) for s in self.songs_in_cluster.get(key, ())}
 
     def ranked_songs(self, keys: list[str], limit: int | None = None, popularity: dict[str, float] | None = None,
-                     title_scores=None, title_weight: float = 0.0) -> list[str]:
+                     title_scores=None, title_weight: float = 0.0, rank_discount: float = 1.0) -> list[str]:
         """Songs of the distinct clusters, best first, at most `limit`.
 
-        With `popularity`, a song scores its popularity divided by 1 + the rank of its cluster among the generated
-        ones, so a popular song of the third cluster can beat a rare one of the first (on validation splits this
-        beat round-robin on every ranking metric; README, Evaluation). With `title_scores` (song ids -> cosine of
+        With `popularity`, a song scores its popularity divided by (1 + the rank of its cluster among the generated
+        ones)^rank_discount, so a popular song of the third cluster can beat a rare one of the first (on validation
+        splits this beat round-robin on every ranking metric; README, Evaluation). rank_discount says how much the
+        model's cluster order is trusted: 1 on the default data, 0 on the real playlists (validation, README). With `title_scores` (song ids -> cosine of
         the title with each song's title profile, recommend.SongTitleProfiles) the score is also multiplied by
         exp(title_weight x cosine), so that the title, not only popularity, orders a cluster's songs. Without
         either, or between equal scores: round-robin, the first song of each cluster in the given order, then the
@@ -49,7 +50,7 @@ class ClusterIndex:
         if title_scores is not None and title_weight and entries:
             boost = [math.exp(title_weight * float(c)) for c in title_scores([s for s, _, _ in entries])]
         # round-robin is the order (depth in its cluster, cluster rank); the score only comes first
-        scored = sorted((-popularity.get(s, 0.0) * b / (1 + rank), depth, rank, s)
+        scored = sorted((-popularity.get(s, 0.0) * b / (1 + rank) ** rank_discount, depth, rank, s)
                         for (s, rank, depth), b in zip(entries, boost))
         return [s for *_, s in scored[:limit]]
 

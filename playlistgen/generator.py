@@ -219,7 +219,8 @@ class PlaylistGenerator:
         if self.profiles is not None:
             query = self.title_encoder.sentence_vectors([clean_title(title)])[0]
             scorer = lambda ids: self.profiles.scores(query, ids)  # noqa: E731
-        return self.index.ranked_songs(clusters, limit, self.ranking_weights, scorer, self.title_weight)
+        return self.index.ranked_songs(clusters, limit, self.ranking_weights, scorer, self.title_weight,
+                                       float(self.decode_defaults.get("cluster_rank_discount", 1.0)))
 
     def title_aware_weights(self, title: str, song_ids, popularity_weighted: bool = False) -> dict[str, float]:
         """song -> ranking weight x exp(title_ranking x cos(title, song's title profile)), the order the evaluate

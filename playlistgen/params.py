@@ -204,6 +204,7 @@ RULES: dict[str, Check] = {
     "evaluate.unconstrained_sample": integer(0),
     "evaluate.samples_shown": integer(0),
     "evaluate.title_ranking": number(0),
+    "evaluate.cluster_rank_discount": number(0, 4),
     "evaluate.bootstrap_resamples": integer(1),
     "evaluate.length_buckets": int_list(1),
     "export.bundle_dir": text,

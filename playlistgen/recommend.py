@@ -65,7 +65,7 @@ class Recommender:
     def __init__(self, model, tokenizer, vocab, index: ClusterIndex, decode: DecodeConfig, max_source_tokens: int,
                  weights: dict[str, float], title_encoder=None, profiles: SongTitleProfiles | None = None,
                  title_weight: float = 0.0, max_repeats: int | None = 1, batch_size: int = 64, train=None,
-                 retrieval=None):
+                 retrieval=None, rank_discount: float = 1.0):
         self.model, self.tokenizer, self.vocab, self.index = model, tokenizer, vocab, index
         self.decode, self.max_source_tokens, self.weights = decode, max_source_tokens, weights
         self.title_encoder, self.profiles, self.title_weight = title_encoder, profiles, title_weight
@@ -74,6 +74,7 @@ class Recommender:
         self.batch_size = batch_size
         self.train = train
         self.retrieval = retrieval  # retrieval.NeighbourClusters, for a model trained with retrieved clusters
+        self.rank_discount = rank_discount  # evaluate.cluster_rank_discount
 
     @classmethod
     def from_work_dir(cls, work: Path, raw_dir, params: dict) -> "Recommender":
@@ -102,7 +103,8 @@ class Recommender:
         retrieval = cls.retrieval_for(work / "train" / "model", train, index, vocab)
         return cls(model, tokenizer, vocab, index, cfg, t["max_source_tokens"], weights,
                    encoder if getattr(model, "title_proj", None) is not None or profiles else None, profiles,
-                   e.get("title_ranking", 0.0), policy.max_repeats, e["batch_size"], train, retrieval)
+                   e.get("title_ranking", 0.0), policy.max_repeats, e["batch_size"], train, retrieval,
+                   e["cluster_rank_discount"])
 
     @staticmethod
     def retrieval_for(model_dir: Path, train, index: ClusterIndex, vocab):
@@ -130,4 +132,4 @@ class Recommender:
 
         queries = self.title_encoder.sentence_vectors(titles) if self.profiles is not None else None
         return {"model": model_recommendations(self.clusters(titles), self.index, k, self.weights, self.profiles,
-                                               queries, self.title_weight)}
+                                               queries, self.title_weight, self.rank_discount)}

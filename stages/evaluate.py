@@ -70,7 +70,8 @@ def main(params: dict) -> None:
         titles = [e.title for e in examples]
         queries = title_encoder.sentence_vectors(titles) if profiles is not None else None
         n_clusters = [max(1, len(distinct(s))) for s in seqs]
-        return {"model": model_recommendations(seqs, index, n_songs, weights, profiles, queries, p["title_ranking"]),
+        return {"model": model_recommendations(seqs, index, n_songs, weights, profiles, queries, p["title_ranking"],
+                                               p["cluster_rank_discount"]),
                 **baseline_recommendations(titles, n_clusters, n_songs, train, index, weights, p["knn_neighbours"],
                                            tuple(p["knn_ngram"]), p["dense_baseline"], profiles, title_encoder,
                                            p["title_ranking"], {s: v.tags for s, v in songs.items()})}

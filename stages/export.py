@@ -31,6 +31,7 @@ def main(params: dict) -> None:
         songs=load_songs(Path(base["raw_dir"]) / "songs.jsonl"),
         decode_defaults={**DecodePolicy.from_params(ev).to_dict(),  # what the evaluate stage scored
                          "title_ranking": ev["title_ranking"], "title_encoder": params["train"]["title_encoder"],
+                         "cluster_rank_discount": ev["cluster_rank_discount"],
                          "max_source_tokens": params["train"]["max_source_tokens"]},
         params={k: params[k] for k in ("quantize", "corpus", "train")},
         data_dir=base["raw_dir"],

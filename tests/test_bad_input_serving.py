@@ -249,16 +249,14 @@ def new_songs(tmp_path, ids, dim):
     return songs, feats
 
 
-def feature_dims(bundle):
+def feature_dims(bundle, raw):
+    """Dimension of each feature set the bundle quantizes, read from the project's catalog `raw`."""
     import numpy as np
 
     manifest = json.loads((bundle / "manifest.json").read_text())
-    raw = manifest["data_dir"]
-    from pathlib import Path
-
     dims = {}
     for name in manifest["params"]["quantize"]["features"]:
-        with np.load(Path(raw) / "features" / f"{name}.npz") as z:
+        with np.load(raw / "features" / f"{name}.npz") as z:
             dims[name] = z["vectors"].shape[1]
     return dims
 
@@ -267,7 +265,7 @@ def test_add_songs_interrupted_then_retried_completes_and_regeneration_keeps_the
                                                                                    monkeypatch):
     import playlistgen.on_demand as on_demand
 
-    songs, feats = new_songs(tmp_path, ["n1", "n2"], feature_dims(copy))
+    songs, feats = new_songs(tmp_path, ["n1", "n2"], feature_dims(copy, tiny_project / "data/raw"))
     real = on_demand.write_jsonl
 
     def killed(path, records):  # the process dies after the IDs are written, before the catalog is
@@ -296,9 +294,9 @@ def test_add_songs_interrupted_then_retried_completes_and_regeneration_keeps_the
 
 
 @pytest.mark.parametrize("case", ["missing_songs", "missing_features", "wrong_dim", "not_a_bundle"])
-def test_add_songs_bad_input_is_one_error(copy, tmp_path, case):
+def test_add_songs_bad_input_is_one_error(copy, tmp_path, tiny_project, case):
     songs, feats = new_songs(tmp_path, ["m1"], {k: (v + 3 if case == "wrong_dim" else v)
-                                                 for k, v in feature_dims(copy).items()})
+                                                 for k, v in feature_dims(copy, tiny_project / "data/raw").items()})
     before = (copy / "songs.jsonl").read_bytes()
     args = ["add-songs", "--bundle", str(copy if case != "not_a_bundle" else tmp_path), "--songs",
             str(songs if case != "missing_songs" else tmp_path / "none.jsonl"),

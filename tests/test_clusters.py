@@ -45,3 +45,13 @@ def test_sampling_differs_across_draws_and_popularity_weighting_favours_the_head
 def test_ranking_weights_count_training_playlists_then_popularity():
     w = ranking_weights({"a": 2, "b": 2, "c": 0}, {"a": 1.0, "b": 5.0, "c": 100.0, "d": 0.0})
     assert sorted(w, key=lambda s: -w[s]) == ["b", "a", "c", "d"]  # c's popularity never outweighs one playlist
+
+
+def test_rank_discount_sets_how_much_the_cluster_order_counts():
+    popularity = {"a": 1.0, "b": 1.0, "e": 3.0, "f": 2.9, "d": 0.1}
+    # cluster "0-1" first (a, b, c), then "2-2" (e, f); discount 1: e 3.0 / 2 = 1.5 and f 1.45 beat a 1.0 / 1
+    assert INDEX.ranked_songs(["0-1", "2-2"], 3, popularity) == ["e", "f", "a"]
+    # discount 2: e 3.0 / 4 = 0.75 < a 1.0
+    assert INDEX.ranked_songs(["0-1", "2-2"], 3, popularity, rank_discount=2.0) == ["a", "b", "e"]
+    # no discount: the cluster order only breaks ties
+    assert INDEX.ranked_songs(["2-2", "0-1"], 3, popularity, rank_discount=0.0) == ["e", "f", "a"]
