@@ -20,7 +20,6 @@ import json
 import os
 import sys
 import time
-from collections import Counter, defaultdict
 from pathlib import Path
 
 import yaml

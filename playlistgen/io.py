@@ -6,6 +6,7 @@ never leaves a partial file where a good one stood (os.replace is atomic on one 
 from __future__ import annotations
 
 import contextlib
+import glob
 import json
 import os
 import shutil
@@ -32,16 +33,10 @@ def _alive(pid: int) -> bool:
 
 def sweep_stale(folder: Path, name: str) -> None:
     """Remove temporaries of `name` left in `folder` by killed runs: `.NAME.PID.*.tmp` whose process is gone."""
-    for tmp in folder.glob(f".{glob_escape(name)}.*.tmp"):
+    for tmp in folder.glob(f".{glob.escape(name)}.*.tmp"):
         parts = tmp.name[len(name) + 2:].split(".")
         if parts and parts[0].isdigit() and int(parts[0]) != os.getpid() and not _alive(int(parts[0])):
             shutil.rmtree(tmp, ignore_errors=True) if tmp.is_dir() else tmp.unlink(missing_ok=True)
-
-
-def glob_escape(name: str) -> str:
-    import glob
-
-    return glob.escape(name)
 
 
 @contextlib.contextmanager

@@ -37,10 +37,10 @@ def setup_logging() -> None:
     logging.getLogger("accelerate.utils.other").setLevel(logging.ERROR)
 
 
-def run_checks(params_loader=load_params):
+def run_checks():
     """(params, 0), or (None, 2) after printing the one-line error of a bad params.yaml."""
     try:
-        return params_loader(), 0
+        return load_params(), 0
     except DataError as e:
         print(f"error: {e}", file=sys.stderr)
         return None, 2
