@@ -53,24 +53,30 @@ class TitleKnnBaseline:
     def similarities(self, titles: list[str]) -> np.ndarray:
         return (self.vectorizer.transform(titles) @ self.matrix.T).toarray()  # (n_titles, n_train) cosine
 
-    def recommend(self, titles: list[str], n_clusters: list[int], n_songs: int,
-                  exclude: list[int] | None = None) -> list[Recommendation]:
-        """`exclude`: per title a training row to leave out (a training playlist asking about itself)."""
+    def neighbour_scores(self, titles: list[str], exclude: list[int] | None = None) -> list[tuple[Counter, Counter]]:
+        """Per title (song -> summed similarity, cluster -> summed similarity) over its k most similar training
+        playlists. `exclude`: per title a training row to leave out (a training playlist asking about itself)."""
         sims = self.similarities(titles)
         if exclude is not None:
             sims[np.arange(len(titles)), exclude] = -1.0
         out = []
-        for row, n in zip(sims, n_clusters):
-            top = np.argsort(-row, kind="stable")[: self.neighbours]
+        for row in sims:
             song_score: Counter = Counter()
             cluster_score: Counter = Counter()
-            for j in top:
+            for j in np.argsort(-row, kind="stable")[: self.neighbours]:
                 if row[j] <= 0:
                     break
                 for s in self.train[j].song_ids:
                     song_score[s] += row[j]
                 for c in self.train[j].clusters:
                     cluster_score[c] += row[j]
+            out.append((song_score, cluster_score))
+        return out
+
+    def recommend(self, titles: list[str], n_clusters: list[int], n_songs: int,
+                  exclude: list[int] | None = None) -> list[Recommendation]:
+        out = []
+        for (song_score, cluster_score), n in zip(self.neighbour_scores(titles, exclude), n_clusters):
             if self.cluster_sizes:
                 cluster_score = Counter({c: v / self.cluster_sizes.get(c, 1) ** 0.5 for c, v in cluster_score.items()})
             out.append(Recommendation([c for c, _ in cluster_score.most_common(n)],

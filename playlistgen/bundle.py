@@ -8,7 +8,8 @@
     songs.jsonl              display metadata: song_id, title, artist, album, popularity, playlist_count
     title_profiles.npz       song -> mean sentence vector of its training playlists' titles (title-aware order)
     song_semantic_ids.jsonl  song -> full semantic ID (regenerated from features + codebooks when missing)
-    train.jsonl              training titles and clusters, when the model reads retrieved clusters (retrieval.py)
+    train.jsonl              training titles, songs and clusters: the nearest titles' songs model_knn fuses
+                             (evaluate.knn_fusion), or the retrieved clusters a model reads (retrieval.py)
 """
 from __future__ import annotations
 
@@ -72,8 +73,8 @@ def export_bundle(out_dir: str | Path, model_dir: Path, tokenizer_dir: Path, clu
     """Copy the stage outputs into a bundle folder, atomically; `data_dir` is recorded as the catalog to generate
     semantic IDs from if the bundle's ID file goes missing; `playlist_counts` (training playlists holding each song)
     order the songs of generated clusters (clusters.ranking_weights); `title_profiles` (recommend.SongTitleProfiles)
-    let the title order them too; `train_examples_path` (corpus train.jsonl) is what a model trained with retrieved
-    clusters retrieves from."""
+    let the title order them too; `train_examples_path` (corpus train.jsonl) is what model_knn takes the nearest
+    training titles' songs from, and a model trained with retrieved clusters retrieves from."""
     playlist_counts = playlist_counts or {}
     import accelerate
     import tokenizers

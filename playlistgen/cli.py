@@ -100,6 +100,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--beams", type=int, default=None, help="beam width (default: the bundle's)")
     parser.add_argument("--temperature", type=float, default=None, help="sample clusters at this temperature instead of beam search")
     parser.add_argument("--popularity-weighted", action="store_true", help="pick songs within a cluster by popularity")
+    parser.add_argument("--no-knn", action="store_true",
+                        help="the generative model alone: leave the nearest training titles' songs out of the order "
+                             "(model, not model_knn)")
     parser.add_argument("--bundle", default=DEFAULT_BUNDLE, help=f"exported bundle folder (default {DEFAULT_BUNDLE})")
     parser.add_argument("-i", "--interactive", action="store_true", help="prompt loop: Enter re-rolls the last title")
     parser.add_argument("--titles-file", default=None,
@@ -131,6 +134,8 @@ def generate_command(args) -> int:
     if args.title is not None:  # bytes that are not UTF-8 arrive as lone surrogates: make them U+FFFD
         args.title = SURROGATE.sub("\ufffd", args.title)
     gen = PlaylistGenerator(args.bundle, data_dir=args.data_dir)
+    if args.no_knn:
+        gen.fusion_weight = 0.0
     if args.titles_file is not None:
         return batch_command(gen, args)
     if args.interactive or args.title is None:

@@ -30,29 +30,48 @@ class ClusterIndex:
         return {s for key in set(keys) for s in self.songs_in_cluster.get(key, ())}
 
     def ranked_songs(self, keys: list[str], limit: int | None = None, popularity: dict[str, float] | None = None,
-                     title_scores=None, title_weight: float = 0.0, rank_discount: float = 1.0) -> list[str]:
+                     title_scores=None, title_weight: float = 0.0, rank_discount: float = 1.0,
+                     neighbours: dict[str, float] | None = None, fusion_weight: float = 0.0) -> list[str]:
         """Songs of the distinct clusters, best first, at most `limit`.
 
         With `popularity`, a song scores its popularity divided by (1 + the rank of its cluster among the generated
         ones)^rank_discount, so a popular song of the third cluster can beat a rare one of the first (on validation
         splits this beat round-robin on every ranking metric; README, Evaluation). rank_discount says how much the
-        model's cluster order is trusted: 1 on the default data, 0 on the real playlists (validation, README). With `title_scores` (song ids -> cosine of
-        the title with each song's title profile, recommend.SongTitleProfiles) the score is also multiplied by
-        exp(title_weight x cosine), so that the title, not only popularity, orders a cluster's songs. Without
-        either, or between equal scores: round-robin, the first song of each cluster in the given order, then the
-        second of each, and so on."""
+        model's cluster order is trusted: 1 on the default data, 0 on the real playlists (validation, README).
+        With `title_scores` (song ids -> cosine of the title with each song's title profile,
+        recommend.SongTitleProfiles) the score is also multiplied by exp(title_weight x cosine), so that the title,
+        not only popularity, orders a cluster's songs. With `neighbours` (song -> its summed title similarity over
+        the nearest training titles, baselines.TitleKnnBaseline.neighbour_scores) and `fusion_weight`, the songs of
+        those neighbours join the candidates (ranked after the last generated cluster) and every score is
+        multiplied by fusion_factors (the model_knn method). Without any of these, or between equal scores:
+        round-robin, the first song of each cluster in the given order, then the second of each, and so on."""
         import math
 
         pools = [self.songs_in_cluster.get(key, []) for key in dict.fromkeys(keys)]
+        if neighbours and fusion_weight:
+            inside = {s for pool in pools for s in pool}
+            pools.append([s for s in neighbours if s not in inside and s in self.cluster_of_song])
         popularity = popularity or {}
         entries = [(s, rank, depth) for rank, pool in enumerate(pools) for depth, s in enumerate(pool)]
         boost = [1.0] * len(entries)
         if title_scores is not None and title_weight and entries:
             boost = [math.exp(title_weight * float(c)) for c in title_scores([s for s, _, _ in entries])]
+        if neighbours and fusion_weight:
+            boost = [b * f for b, f in zip(boost, fusion_factors(neighbours, [s for s, _, _ in entries], fusion_weight))]
         # round-robin is the order (depth in its cluster, cluster rank); the score only comes first
         scored = sorted((-popularity.get(s, 0.0) * b / (1 + rank) ** rank_discount, depth, rank, s)
                         for (s, rank, depth), b in zip(entries, boost))
         return [s for *_, s in scored[:limit]]
+
+
+FUSION_SCALE = 10.0  # a neighbour score at 1/10 of the title's largest doubles a song's weight before the exponent
+
+
+def fusion_factors(neighbours: dict[str, float], song_ids: list[str], fusion_weight: float) -> list[float]:
+    """(1 + FUSION_SCALE x neighbour score / the largest) ^ fusion_weight per song: 1 for a song no near training
+    title holds, up to 11^fusion_weight for the song the nearest titles share most (evaluate.knn_fusion)."""
+    top = max(neighbours.values(), default=0.0) or 1.0
+    return [(1.0 + FUSION_SCALE * neighbours.get(s, 0.0) / top) ** fusion_weight for s in song_ids]
 
 
 def ranking_weights(playlist_counts: dict[str, int], popularity: dict[str, float]) -> dict[str, float]:

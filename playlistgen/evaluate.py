@@ -62,16 +62,19 @@ def intervals_vs_best_baseline(rows: dict[str, list[dict]], metrics: list[str], 
 
 def model_recommendations(sequences: list[list[str]], index: ClusterIndex, n_songs: int,
                           weights: dict[str, float], profiles=None, queries=None,
-                          title_weight: float = 0.0, rank_discount: float = 1.0) -> list[Recommendation]:
+                          title_weight: float = 0.0, rank_discount: float = 1.0, neighbours=None,
+                          fusion_weight: float = 0.0) -> list[Recommendation]:
     """The model's clusters (distinct, generated order) and its top `n_songs` songs (ClusterIndex.ranked_songs):
     `weights` (ranking_weights) divided by (1 + the rank of the song's cluster)^rank_discount, and with `profiles`
-    and the titles' sentence vectors `queries`, multiplied by exp(title_weight x cos(title, song profile))."""
+    and the titles' sentence vectors `queries`, multiplied by exp(title_weight x cos(title, song profile)). With
+    `neighbours` (per title, song -> title-kNN score) and `fusion_weight`: the model_knn method."""
     from .clusters import distinct
     out = []
     for i, seq in enumerate(sequences):
         scorer = (lambda ids, q=queries[i]: profiles.scores(q, ids)) if profiles is not None else None
-        out.append(Recommendation(distinct(seq), index.ranked_songs(seq, n_songs, weights, scorer, title_weight,
-                                                                             rank_discount)))
+        out.append(Recommendation(distinct(seq), index.ranked_songs(
+            seq, n_songs, weights, scorer, title_weight, rank_discount,
+            neighbours[i] if neighbours is not None else None, fusion_weight)))
     return out
 
 

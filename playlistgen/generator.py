@@ -115,13 +115,22 @@ class PlaylistGenerator:
         self.retrieval = None  # a model trained with retrieved clusters as input reads them here too
         from .retrieval import NeighbourClusters, RetrievalConfig
 
+        from .corpus import read_examples
+
         retrieval_cfg = RetrievalConfig.load(self.bundle_dir / "model")
         if retrieval_cfg is not None:
-            from .corpus import read_examples
-
             sizes = {k: len(v) for k, v in ClusterIndex.load(self.bundle_dir / "clusters.json").songs_in_cluster.items()}
             self.retrieval = NeighbourClusters(read_examples(self.bundle_dir / "train.jsonl"), retrieval_cfg, sizes,
                                                self.vocab)
+        # model_knn: the nearest training titles' songs fused into the song order (evaluate.knn_fusion)
+        self.fusion_weight = float(self.decode_defaults.get("knn_fusion", 0.0))
+        self.neighbours = None
+        if self.fusion_weight and (self.bundle_dir / "train.jsonl").exists():
+            from .baselines import TitleKnnBaseline
+
+            self.neighbours = TitleKnnBaseline(read_examples(self.bundle_dir / "train.jsonl"),
+                                               int(self.decode_defaults["knn_neighbours"]),
+                                               tuple(self.decode_defaults["knn_ngram"]))
         self._constraints: dict[tuple[int, int], ClusterConstraint] = {}
 
     def _cluster_index(self, data_dir: Path | None) -> ClusterIndex:
@@ -212,25 +221,35 @@ class PlaylistGenerator:
         return [Track(i + 1, s, self.songs[s]["title"], self.songs[s]["artist"], k, self.songs[s].get("tags"))
                 for i, (s, k) in enumerate(picked[:n])]
 
+    def neighbour_songs(self, title: str) -> dict[str, float] | None:
+        """song -> summed similarity over the training titles nearest `title` (model_knn), or None when the bundle
+        does not fuse them (evaluate.knn_fusion 0) or `fusion_weight` was set to 0 (`--no-knn`)."""
+        if self.neighbours is None or not self.fusion_weight:
+            return None
+        return self.neighbours.neighbour_scores([clean_title(title)])[0][0]
+
     def ranked_songs(self, title: str, clusters: list[str], limit: int) -> list[str]:
-        """The songs of generated clusters in the order the evaluate stage scores (ClusterIndex.ranked_songs):
-        training-playlist weight / (1 + cluster rank), times exp(title_ranking x cos(title, song profile))."""
+        """The songs in the order the evaluate stage scores (ClusterIndex.ranked_songs): training-playlist weight /
+        (1 + cluster rank), times exp(title_ranking x cos(title, song profile)), times the kNN fusion factor with
+        the nearest training titles' songs added (model_knn; the generated clusters alone without it)."""
         scorer = None
         if self.profiles is not None:
             query = self.title_encoder.sentence_vectors([clean_title(title)])[0]
             scorer = lambda ids: self.profiles.scores(query, ids)  # noqa: E731
         return self.index.ranked_songs(clusters, limit, self.ranking_weights, scorer, self.title_weight,
-                                       float(self.decode_defaults.get("cluster_rank_discount", 1.0)))
+                                       float(self.decode_defaults.get("cluster_rank_discount", 1.0)),
+                                       self.neighbour_songs(title), self.fusion_weight)
 
     def title_aware_weights(self, title: str, song_ids, popularity_weighted: bool = False) -> dict[str, float]:
-        """song -> ranking weight x exp(title_ranking x cos(title, song's title profile)), the order the evaluate
-        stage scores (ClusterIndex.ranked_songs), scaled so the largest is 1; with `popularity_weighted` the
-        catalog's popularity replaces the ranking weight."""
+        """song -> ranking weight x exp(title_ranking x cos(title, song's title profile)) x the kNN fusion factor,
+        the order the evaluate stage scores (ClusterIndex.ranked_songs), scaled so the largest is 1; with
+        `popularity_weighted` the catalog's popularity replaces the ranking weight."""
         from .recommend import title_aware_weights
 
         query = self.title_encoder.sentence_vectors([clean_title(title)])[0]
         return title_aware_weights(self.profiles, query, song_ids, self.title_weight,
-                                   self.popularity if popularity_weighted else self.ranking_weights)
+                                   self.popularity if popularity_weighted else self.ranking_weights,
+                                   self.neighbour_songs(title), self.fusion_weight)
 
     def cluster_songs(self, key: str) -> list[dict]:
         if key not in self.index.songs_in_cluster:

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from .baselines import Recommendation
-from .clusters import ClusterIndex, ranking_weights
+from .clusters import ClusterIndex, fusion_factors, ranking_weights
 from .decode import ClusterConstraint, DecodeConfig, DecodePolicy, generate_clusters
 
 
@@ -51,12 +51,16 @@ class SongTitleProfiles:
 
 
 def title_aware_weights(profiles: SongTitleProfiles, query: np.ndarray, song_ids, title_weight: float,
-                        base_weights: dict[str, float]) -> dict[str, float]:
-    """song -> base weight x exp(title_weight x cos(title, song's title profile)), the order ClusterIndex.ranked_songs
-    gives within a cluster, scaled so the largest is 1: what a sampled playlist draws each cluster's song by."""
+                        base_weights: dict[str, float], neighbours: dict[str, float] | None = None,
+                        fusion_weight: float = 0.0) -> dict[str, float]:
+    """song -> base weight x exp(title_weight x cos(title, song's title profile)) (x the kNN fusion factor with
+    `neighbours`), the order ClusterIndex.ranked_songs gives within a cluster, scaled so the largest is 1: what a
+    sampled playlist draws each cluster's song by."""
     song_ids = list(song_ids)
     logits = title_weight * profiles.scores(query, song_ids)
     base = np.array([max(base_weights.get(s, 0.0), 1e-6) for s in song_ids])
+    if neighbours and fusion_weight:
+        base = base * np.array(fusion_factors(neighbours, song_ids, fusion_weight))
     w = base * np.exp(logits - logits.max(initial=0.0))
     return dict(zip(song_ids, (w / max(w.max(initial=0.0), 1e-300)).tolist()))
 
@@ -65,7 +69,7 @@ class Recommender:
     def __init__(self, model, tokenizer, vocab, index: ClusterIndex, decode: DecodeConfig, max_source_tokens: int,
                  weights: dict[str, float], title_encoder=None, profiles: SongTitleProfiles | None = None,
                  title_weight: float = 0.0, max_repeats: int | None = 1, batch_size: int = 64, train=None,
-                 retrieval=None, rank_discount: float = 1.0):
+                 retrieval=None, rank_discount: float = 1.0, neighbours=None, fusion_weight: float = 0.0):
         self.model, self.tokenizer, self.vocab, self.index = model, tokenizer, vocab, index
         self.decode, self.max_source_tokens, self.weights = decode, max_source_tokens, weights
         self.title_encoder, self.profiles, self.title_weight = title_encoder, profiles, title_weight
@@ -75,6 +79,8 @@ class Recommender:
         self.train = train
         self.retrieval = retrieval  # retrieval.NeighbourClusters, for a model trained with retrieved clusters
         self.rank_discount = rank_discount  # evaluate.cluster_rank_discount
+        self.neighbours = neighbours  # baselines.TitleKnnBaseline over the training titles, for model_knn
+        self.fusion_weight = fusion_weight  # evaluate.knn_fusion
 
     @classmethod
     def from_work_dir(cls, work: Path, raw_dir, params: dict) -> "Recommender":
@@ -104,7 +110,7 @@ class Recommender:
         return cls(model, tokenizer, vocab, index, cfg, t["max_source_tokens"], weights,
                    encoder if getattr(model, "title_proj", None) is not None or profiles else None, profiles,
                    e.get("title_ranking", 0.0), policy.max_repeats, e["batch_size"], train, retrieval,
-                   e["cluster_rank_discount"])
+                   e["cluster_rank_discount"], title_neighbours(train, e), e["knn_fusion"])
 
     @staticmethod
     def retrieval_for(model_dir: Path, train, index: ClusterIndex, vocab):
@@ -127,9 +133,27 @@ class Recommender:
         return out
 
     def recommend_all(self, titles: list[str], k: int) -> dict[str, list[Recommendation]]:
-        """{"model": each title's generated clusters and top-k songs}, ordered as the evaluate stage orders them."""
+        """{"model": each title's generated clusters and top-k songs, and with evaluate.knn_fusion "model_knn": the
+        same clusters with the nearest training titles' songs fused in}, ordered as the evaluate stage orders them."""
         from .evaluate import model_recommendations
 
         queries = self.title_encoder.sentence_vectors(titles) if self.profiles is not None else None
-        return {"model": model_recommendations(self.clusters(titles), self.index, k, self.weights, self.profiles,
-                                               queries, self.title_weight, self.rank_discount)}
+        clusters = self.clusters(titles)
+        out = {"model": model_recommendations(clusters, self.index, k, self.weights, self.profiles, queries,
+                                              self.title_weight, self.rank_discount)}
+        if self.neighbours is not None and self.fusion_weight:
+            neighbours = [songs for songs, _ in self.neighbours.neighbour_scores(titles)]
+            out["model_knn"] = model_recommendations(clusters, self.index, k, self.weights, self.profiles, queries,
+                                                     self.title_weight, self.rank_discount, neighbours,
+                                                     self.fusion_weight)
+        return out
+
+
+def title_neighbours(train, evaluate_block: dict):
+    """The title TF-IDF kNN over the training playlists that model_knn fuses (evaluate.knn_neighbours and
+    knn_ngram, as the title_knn baseline), or None when evaluate.knn_fusion is 0."""
+    if not evaluate_block["knn_fusion"]:
+        return None
+    from .baselines import TitleKnnBaseline
+
+    return TitleKnnBaseline(train, evaluate_block["knn_neighbours"], tuple(evaluate_block["knn_ngram"]))

@@ -31,14 +31,15 @@ def main(params: dict) -> None:
         songs=load_songs(Path(base["raw_dir"]) / "songs.jsonl"),
         decode_defaults={**DecodePolicy.from_params(ev).to_dict(),  # what the evaluate stage scored
                          "title_ranking": ev["title_ranking"], "title_encoder": params["train"]["title_encoder"],
-                         "cluster_rank_discount": ev["cluster_rank_discount"],
+                         "cluster_rank_discount": ev["cluster_rank_discount"], "knn_fusion": ev["knn_fusion"],
+                         "knn_neighbours": ev["knn_neighbours"], "knn_ngram": ev["knn_ngram"],
                          "max_source_tokens": params["train"]["max_source_tokens"]},
         params={k: params[k] for k in ("quantize", "corpus", "train")},
         data_dir=base["raw_dir"],
         playlist_counts=Counter(s for e in train for s in e.song_ids),
         title_profiles=profiles,
-        train_examples_path=work / "corpus" / "train.jsonl" if (work / "train" / "model" / RETRIEVAL_FILE).exists()
-        else None,
+        train_examples_path=work / "corpus" / "train.jsonl"
+        if ev["knn_fusion"] or (work / "train" / "model" / RETRIEVAL_FILE).exists() else None,
     )
 
 
