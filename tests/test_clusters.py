@@ -1,6 +1,6 @@
 import numpy as np
 
-from playlistgen.clusters import ClusterIndex, distinct, ranking_weights, sample_playlist
+from playlistgen.clusters import ClusterIndex, distinct, fusion_factors, ranking_weights, sample_playlist
 
 INDEX = ClusterIndex(2, 4, {"0-1": ["a", "b", "c"], "1-0": ["d"], "2-2": ["e", "f"]})
 
@@ -23,6 +23,22 @@ def test_ranked_songs_discount_popularity_by_cluster_rank():
     assert INDEX.ranked_songs(["2-2", "0-1", "1-0"], limit=2, popularity=popularity) == ["a", "b"]
     # equal scores keep the round-robin order
     assert INDEX.ranked_songs(["0-1", "2-2"], popularity={}) == ["a", "e", "b", "f", "c"]
+
+
+def test_knn_fusion_adds_the_neighbours_songs_and_boosts_what_they_share():
+    popularity = {"a": 10, "b": 9, "c": 1, "d": 4, "e": 3, "f": 0}
+    neighbours = {"c": 2.0, "d": 1.0, "x": 0.5}  # x has no semantic ID: never a candidate
+    # factors (1 + 10 s / 2)^1: c 11, d 6, others 1; 2-2 and 0-1 generated, d (1-0) joins at rank 2
+    assert fusion_factors(neighbours, ["c", "d", "a"], 1.0) == [11.0, 6.0, 1.0]
+    assert fusion_factors(neighbours, ["c"], 2.0) == [121.0]
+    # scores: e 3, f 0, a 10/2 = 5, b 4.5, c 1 x 11 / 2 = 5.5, d 4 x 6 / 3 = 8
+    assert INDEX.ranked_songs(["2-2", "0-1"], popularity=popularity, neighbours=neighbours,
+                              fusion_weight=1.0) == ["d", "c", "a", "b", "e", "f"]
+    # weight 0, or no neighbours: the generated clusters alone, as before
+    assert INDEX.ranked_songs(["2-2", "0-1"], popularity=popularity, neighbours=neighbours,
+                              fusion_weight=0.0) == ["a", "b", "e", "c", "f"]
+    assert INDEX.ranked_songs(["2-2", "0-1"], popularity=popularity, neighbours={}, fusion_weight=1.0) == [
+        "a", "b", "e", "c", "f"]
 
 
 def test_sampling_one_song_per_cluster_never_twice():

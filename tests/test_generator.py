@@ -109,8 +109,15 @@ def test_generate_playlist_decodes_and_ranks_as_the_evaluate_stage_scores(gen, t
     rec = Recommender.from_work_dir(work, tiny_project / params["base"]["raw_dir"], params)
     titles = ["rainy sunday piano", "深夜学习", "best of the night drive"]
     assert rec.clusters(titles) == [gen.generate_clusters(t) for t in titles]
-    scored = rec.recommend_all(titles, 20)["model"]
-    for title, r in zip(titles, scored):
-        assert gen.ranked_songs(title, gen.generate_clusters(title), 20)[:5] == r.songs[:5]
+    scored = rec.recommend_all(titles, 20)
+    assert params["evaluate"]["knn_fusion"] and gen.fusion_weight == params["evaluate"]["knn_fusion"]
+    for i, title in enumerate(titles):  # generate-playlist ranks as model_knn; --no-knn as the model alone
+        assert gen.ranked_songs(title, gen.generate_clusters(title), 20)[:5] == scored["model_knn"][i].songs[:5]
+    gen.fusion_weight = 0.0
+    try:
+        for i, title in enumerate(titles):
+            assert gen.ranked_songs(title, gen.generate_clusters(title), 20)[:5] == scored["model"][i].songs[:5]
+    finally:
+        gen.fusion_weight = params["evaluate"]["knn_fusion"]
     n = params["evaluate"]["playlist_length"]
     assert len(gen.generate(titles[0], seed=0)) == n  # the CLI's default -n
