@@ -33,8 +33,8 @@ import torch
 from playlistgen.corpus import Example, read_examples
 from playlistgen.model import build_model, count_parameters
 from playlistgen.tokenizer import CodeVocab, load_tokenizer, train_tokenizer
-from playlistgen.train import (EncodedExample, TrainConfig, encode_examples, make_accelerator, make_loader,
-                               resolve_precision, resolve_workers, train_model)
+from playlistgen.batches import EncodedExample, encode_examples, make_loader
+from playlistgen.train import TrainConfig, make_accelerator, resolve_precision, resolve_workers, train_model
 
 ROOT = Path(__file__).resolve().parent.parent
 

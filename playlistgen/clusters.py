@@ -109,3 +109,27 @@ def sample_playlist(keys: list[str], index: ClusterIndex, rng, popularity: dict[
         taken.add(song)
         out.append((song, key))
     return out
+
+
+def cluster_key(codes) -> str:
+    """The string form of a cluster id (a sequence of ints): its codes joined by '-', e.g. '12-3'. The one place
+    the format is written; parse_cluster_key reads it back."""
+    return "-".join(str(int(c)) for c in codes)
+
+
+def parse_cluster_key(key: str) -> tuple[int, ...]:
+    return tuple(int(c) for c in key.split("-"))
+
+
+def songs_in_cluster(song_ids: list[str], codes, cluster_levels: int,
+                     popularity: dict[str, float] | None = None) -> dict[str, list[str]]:
+    """`codes`: (songs, levels) int array. Cluster index: cluster key (first `cluster_levels` codes) -> its songs, most popular first (ties and no
+    popularity: input order); keys sorted by code tuple."""
+    order = range(len(song_ids))
+    if popularity:
+        order = sorted(order, key=lambda i: -popularity.get(song_ids[i], 0.0))
+    index: dict[tuple[int, ...], list[str]] = {}
+    prefixes = codes[:, :cluster_levels].tolist()
+    for i in order:
+        index.setdefault(tuple(prefixes[i]), []).append(song_ids[i])
+    return {cluster_key(k): index[k] for k in sorted(index)}

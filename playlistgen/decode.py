@@ -12,6 +12,7 @@ import numpy as np
 import torch
 from transformers import LogitsProcessor, LogitsProcessorList
 
+from .clusters import parse_cluster_key
 from .tokenizer import CodeVocab
 
 
@@ -39,7 +40,7 @@ class ClusterConstraint(LogitsProcessor):
         self.max_clusters = max_clusters
         self.max_repeats = max_repeats
         levels, k = vocab.num_levels, vocab.codebook_size
-        codes = np.array([[int(c) for c in key.split("-")] for key in cluster_keys], dtype=np.int64)  # (C, L)
+        codes = np.array([parse_cluster_key(key) for key in cluster_keys], dtype=np.int64)  # (C, L)
         if codes.shape[1] != levels:
             raise ValueError(f"cluster keys have {codes.shape[1]} codes but the vocabulary expects {levels}.")
         # Per prefix length m = 0..L: sorted keys of existing prefixes (codes read as base-K digits), the number
@@ -77,7 +78,7 @@ class ClusterConstraint(LogitsProcessor):
 
     def _exhausted(self, input_ids: torch.Tensor, level: int, prefix_key: torch.Tensor) -> torch.Tensor:
         """(N, K) True where every cluster under prefix + code has been generated max_repeats times already."""
-        v, levels, k = self.vocab, self.vocab.num_levels, self.vocab.codebook_size
+        levels, k = self.vocab.num_levels, self.vocab.codebook_size
         done = (input_ids.shape[1] - 1) // levels
         n = len(input_ids)
         if done == 0:

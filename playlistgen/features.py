@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -57,3 +58,25 @@ def combine_feature_sets(
     song_ids = [s for s, h in zip(catalog_song_ids, has) if h]
     log.info("combined %d feature sets into %d song vectors of dim %d", len(feature_sets), len(song_ids), dim)
     return SongVectors(song_ids, vectors, missing)
+
+
+def read_song_vectors(features_dir: str | Path, songs: dict, names: list[str], normalize_each: bool,
+                      missing_ok: bool = False) -> SongVectors:
+    """The one way song vectors are read: the named `<name>.npz` sets under `features_dir` for `songs` (unknown
+    ids and NaN rows are counted skips, logged once), averaged per song (combine_feature_sets). With `missing_ok` an
+    absent set is skipped with a warning (songs added later may come with fewer sets); none present is an error."""
+    from .catalog import LoadReport, load_feature_set
+
+    features_dir = Path(features_dir)
+    report = LoadReport()
+    sets = []
+    for name in names:
+        path = features_dir / f"{name}.npz"
+        if missing_ok and not path.exists():
+            log.warning("feature set %s not found under %s; songs are encoded from the others", name, features_dir)
+            continue
+        sets.append(load_feature_set(path, songs, report))
+    if names and not sets:
+        raise DataError(f"{features_dir}: none of the feature sets {names} found; songs need vectors.")
+    report.log()
+    return combine_feature_sets(sets, list(songs), normalize_each)

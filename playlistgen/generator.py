@@ -137,7 +137,7 @@ class PlaylistGenerator:
         """Clusters from the song -> semantic ID file (generated when missing); songs added after training are in
         it too. If generation fails, degrade to the training-time index and say so."""
         from .on_demand import load_or_generate
-        from .quantize import songs_in_cluster
+        from .clusters import songs_in_cluster
 
         trained = ClusterIndex.load(self.bundle_dir / "clusters.json")
         try:

@@ -137,3 +137,20 @@ def save_npz(path: str | os.PathLike, **arrays: np.ndarray) -> None:
     with atomic_path(path, suffix=".npz") as tmp:
         with open(tmp, "wb") as f:
             np.savez(f, **arrays)
+
+
+def file_metadata(values: dict) -> dict[str, str]:
+    """safetensors metadata as one JSON string: with several keys the header's key order (and so the file's
+    bytes) varies from run to run, which would break DVC's same-inputs-same-outputs check."""
+    import json
+
+    return {"playlistgen": json.dumps(values, sort_keys=True)}
+
+
+def read_file_metadata(path: str | Path) -> dict:
+    import json
+
+    from safetensors import safe_open  # the header only, not the tensors
+
+    with safe_open(str(path), framework="pt") as f:
+        return json.loads((f.metadata() or {}).get("playlistgen", "{}"))

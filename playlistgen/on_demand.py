@@ -120,8 +120,8 @@ def generate_and_save(bundle_dir: Path, data_dir: Path | None, manifest: dict) -
 def add_songs(bundle_dir: Path, songs_path: Path, features_dir: Path) -> dict:
     """Cold start: give songs added after training semantic IDs from the frozen codebooks and add them to the
     bundle's catalog, so they are recommendable at once without retraining. Returns counts."""
-    from .catalog import LoadReport, load_feature_set, load_songs
-    from .features import combine_feature_sets
+    from .catalog import load_songs
+    from .features import read_song_vectors
     from .io import read_json
     from .quantize import load_quantizer
 
@@ -138,18 +138,7 @@ def add_songs(bundle_dir: Path, songs_path: Path, features_dir: Path) -> dict:
         if clash:
             raise DataError(f"{songs_path}: {len(clash)} song ids already in the bundle (e.g. {clash[0]!r}); "
                             "new songs need new ids (a song added by an earlier run is done already).")
-        report = LoadReport()
-        sets = []
-        for name in q["features"]:
-            path = Path(features_dir) / f"{name}.npz"
-            if path.exists():
-                sets.append(load_feature_set(path, new_songs, report))
-            else:
-                log.warning("feature set %s not found under %s; new songs are encoded from the others", name, features_dir)
-        if not sets:
-            raise DataError(f"{features_dir}: none of the feature sets {q['features']} found; new songs need vectors.")
-        report.log()
-        vectors = combine_feature_sets(sets, list(new_songs), q["normalize_each"])
+        vectors = read_song_vectors(features_dir, new_songs, q["features"], q["normalize_each"], missing_ok=True)
         codes = load_quantizer(codebooks).encode(vectors.vectors) if len(vectors.song_ids) else []
         ids = read_ids(ids_path) if ids_path.exists() else {}
         added = read_ids(bundle_dir / ADDED_FILE) if (bundle_dir / ADDED_FILE).exists() else {}

@@ -3,13 +3,12 @@
 Follows the residual k-means used for semantic IDs in TIGER (Rajput et al., "Recommender Systems with Generative
 Retrieval", arXiv:2305.05065) and RQ-KMeans in OneRec (arXiv:2502.18965): level l runs k-means on the residual left by
 levels < l, so a song's code tuple refines coarse-to-fine. Written with torch matmuls so that the same code runs on
-the CPU and on a GPU; k-means++ seeding (Arthur & Vassilvitskii 2007) on a subsample, Lloyd iterations on at most
-`max_points_per_centroid * k` points (the same cap faiss uses), empty clusters reseeded from the worst-fit points.
+the CPU and on a GPU (the k-means itself is in kmeans.py). Cluster keys and the cluster index are in clusters.py,
+the files' metadata header in io.py.
 """
 from __future__ import annotations
 
 import logging
-import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,152 +16,10 @@ import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
-from .io import DataError, atomic_path
+from .io import DataError, atomic_path, file_metadata, read_file_metadata
+from .kmeans import balanced_assign, kmeans, nearest_centroids
 
 log = logging.getLogger(__name__)
-
-
-def _sq_dists_argmin(x: torch.Tensor, centroids: torch.Tensor, chunk: int = 65536) -> tuple[torch.Tensor, torch.Tensor]:
-    """Nearest centroid and squared distance for each row of x, in chunks to bound memory (chunk x k floats)."""
-    c_sq = (centroids * centroids).sum(1)  # (k,)
-    index = torch.empty(len(x), dtype=torch.long, device=x.device)
-    dist = torch.empty(len(x), dtype=x.dtype, device=x.device)
-    for start in range(0, len(x), chunk):
-        xb = x[start:start + chunk]
-        # ||x - c||^2 = ||x||^2 - 2 x.c + ||c||^2 ; the ||x||^2 term does not change the argmin.
-        scores = torch.addmm(c_sq, xb, centroids.T, beta=1.0, alpha=-2.0)  # (b, k)
-        best, idx = scores.min(1)
-        index[start:start + chunk] = idx
-        dist[start:start + chunk] = (best + (xb * xb).sum(1)).clamp_min_(0)
-    return index, dist
-
-
-def kmeans_plus_plus(x: torch.Tensor, k: int, generator: torch.Generator) -> torch.Tensor:
-    """k-means++ seeding: each next centre is drawn with probability proportional to squared distance.
-
-    Distances to each new centre use ||x||^2 - 2 x.c + ||c||^2: one mat-vec per centre reads x once, instead of
-    materialising x - c (3x the memory traffic, which made seeding dominate at 768 dimensions). Each draw is an
-    inverse-CDF lookup of a uniform drawn up front, so on a GPU the k draws never wait for the device (a
-    multinomial on the host cost a round trip per centre: 0.3 s of a 1M x 768 run on an H100).
-    """
-    n = len(x)
-    x_sq = (x * x).sum(1)
-    uniforms = torch.rand(k, generator=generator, dtype=torch.float64).to(x.device)
-    fallback = (uniforms * n).long().clamp_max_(n - 1)  # uniform draws, for when every distance is zero
-    first = int(torch.randint(n, (1,), generator=generator))
-    chosen = torch.empty(k, dtype=torch.long, device=x.device)
-    chosen[0] = first
-    closest = (x_sq - 2 * (x @ x[first]) + x_sq[first]).clamp_min_(0)
-    for i in range(1, k):
-        cdf = closest.cumsum(0, dtype=torch.float64)
-        total = cdf[-1:]
-        nxt = torch.searchsorted(cdf, uniforms[i:i + 1] * total, right=True).clamp_max_(n - 1)
-        nxt = torch.where(total > 0, nxt, fallback[i:i + 1])  # fewer distinct points than k
-        chosen[i:i + 1] = nxt
-        centre = x.index_select(0, nxt)[0]
-        closest = torch.minimum(closest, (x_sq - 2 * (x @ centre) + x_sq.index_select(0, nxt)).clamp_min_(0))
-    return x[chosen].clone()
-
-
-def lloyd(x: torch.Tensor, centroids: torch.Tensor, iters: int, tol: float) -> torch.Tensor:
-    """Lloyd iterations from the given centroids, reseeding empty clusters; stops after `iters` or once an
-    iteration lowers the inertia by less than `tol` (relative)."""
-    k = len(centroids)
-    previous_inertia = math.inf
-    for _ in range(iters):
-        assign, dist = _sq_dists_argmin(x, centroids)
-        inertia = float(dist.sum())
-        counts = torch.bincount(assign, minlength=k)
-        sums = torch.zeros_like(centroids).index_add_(0, assign, x)
-        nonempty = counts > 0
-        centroids = torch.where(nonempty[:, None], sums / counts.clamp_min(1)[:, None].to(x.dtype), centroids)
-        empty = torch.nonzero(~nonempty).flatten()
-        if len(empty):
-            # Reseed each empty code at one of the worst-represented points: it takes over part of a big cluster.
-            worst = torch.topk(dist, len(empty)).indices
-            centroids[empty] = x[worst]
-        elif previous_inertia < math.inf and previous_inertia - inertia <= tol * previous_inertia:
-            break  # converged
-        previous_inertia = inertia
-    return centroids
-
-
-def kmeans(
-    x: torch.Tensor,
-    k: int,
-    iters: int,
-    generator: torch.Generator,
-    max_points_per_centroid: int,
-    init_points_per_centroid: int,
-    tol: float = 0.0,
-    progressive_steps: int = 0,
-) -> torch.Tensor:
-    """k-means with k-means++ init and empty-cluster reseeding on a sample; returns (k, d) centroids.
-
-    With `progressive_steps` > 1, clustering runs in PCA coordinates on the first d^(i/steps) components for
-    i = 1..steps, each stage starting from the previous centroids (zero in the new, centred components): the
-    progressive-dimension k-means that faiss's ResidualQuantizer trains with, which finds better optima in high
-    dimension than Lloyd from a k-means++ start in the full space.
-    """
-    n, d = x.shape
-    if n == 0:
-        raise DataError("no song has a vector to quantize: no id in the feature sets matches a catalog song id; "
-                        "check that the feature files' song_ids are the catalog's (songs.jsonl).")
-    if n < k:
-        raise DataError(f"only {n} vectors for a codebook of {k} codes; lower quantize.codebook_size below {n}.")
-    if n > k * max_points_per_centroid:
-        x = x[torch.randperm(n, generator=generator)[: k * max_points_per_centroid].to(x.device)]
-    init_n = min(len(x), k * init_points_per_centroid)
-    init_rows = torch.randperm(len(x), generator=generator)[:init_n].to(x.device)
-    if progressive_steps <= 1 or d < 4:
-        return lloyd(x, kmeans_plus_plus(x[init_rows], k, generator), iters, tol)
-    mean = x.mean(0)
-    centred = x - mean
-    _, eigenvectors = torch.linalg.eigh(centred.T @ centred)                    # ascending variance
-    rotation = eigenvectors.flip(1)                                            # (d, d), descending variance
-    z = centred @ rotation
-    dims = sorted({max(1, round(d ** ((i + 1) / progressive_steps))) for i in range(progressive_steps)})
-    centroids = kmeans_plus_plus(z[init_rows, :dims[0]], k, generator)
-    for step, dim in enumerate(dims):
-        if step:
-            centroids = torch.cat([centroids, centroids.new_zeros(k, dim - centroids.shape[1])], 1)
-        centroids = lloyd(z[:, :dim].contiguous(), centroids, iters, tol)
-    return centroids @ rotation.T + mean
-
-
-def balanced_assign(x: torch.Tensor, centroids: torch.Tensor, capacity: int, candidates: int = 8) -> torch.Tensor:
-    """Assign each row to its nearest centroid that still has room (at most `capacity` rows per code).
-
-    Greedy in order of distance, in rounds over each row's `candidates` nearest codes; rows still unplaced after
-    that take their nearest code with room, found by a full scan. Written by hand: neither faiss nor scikit-learn
-    offers capacity-constrained assignment.
-    """
-    k = len(centroids)
-    if capacity * k < len(x):
-        raise DataError(f"quantize.max_songs_per_code={capacity} x {k} codes cannot hold {len(x)} songs; raise it.")
-    assign = torch.full((len(x),), -1, dtype=torch.long)
-    load = torch.zeros(k, dtype=torch.long)
-    parts = [torch.cdist(x[s:s + 65536], centroids).topk(min(candidates, k), largest=False)
-             for s in range(0, len(x), 65536)]
-    cand_d = torch.cat([p.values for p in parts]).cpu()
-    cand_i = torch.cat([p.indices for p in parts]).cpu()
-    for r in range(cand_i.shape[1]):
-        open_rows = torch.nonzero(assign < 0).flatten()
-        if len(open_rows) == 0:
-            break
-        order = open_rows[torch.argsort(cand_d[open_rows, r], stable=True)]
-        for row in order.tolist():  # a Python loop over rows (~1 us each): fine for catalogs, off by default
-            code = int(cand_i[row, r])
-            if load[code] < capacity:
-                assign[row] = code
-                load[code] += 1
-    for row in torch.nonzero(assign < 0).flatten().tolist():
-        dists = torch.cdist(x[row:row + 1], centroids)[0].cpu()
-        dists[load >= capacity] = math.inf
-        code = int(dists.argmin())
-        assign[row] = code
-        load[code] += 1
-    return assign.to(x.device)
 
 
 @dataclass
@@ -208,7 +65,7 @@ class ResidualCodebooks:
         residual = self.prepare(vectors).clone()
         codes = torch.empty((len(residual), self.num_levels), dtype=torch.long, device=residual.device)
         for level in range(self.num_levels):
-            idx, _ = _sq_dists_argmin(residual, self.codebooks[level])
+            idx, _ = nearest_centroids(residual, self.codebooks[level])
             codes[:, level] = idx
             residual -= self.codebooks[level][idx]
         return codes, float((residual ** 2).sum(1).mean())
@@ -255,23 +112,6 @@ def refine_codebooks(x: torch.Tensor, codes: torch.Tensor, codebooks: torch.Tens
     return solved.reshape(levels, k, dim).to(codebooks.dtype)
 
 
-def file_metadata(values: dict) -> dict[str, str]:
-    """safetensors metadata as one JSON string: with several keys the header's key order (and so the file's
-    bytes) varies from run to run, which would break DVC's same-inputs-same-outputs check."""
-    import json
-
-    return {"playlistgen": json.dumps(values, sort_keys=True)}
-
-
-def read_file_metadata(path: str | Path) -> dict:
-    import json
-
-    from safetensors import safe_open  # the header only, not the tensors
-
-    with safe_open(str(path), framework="pt") as f:
-        return json.loads((f.metadata() or {}).get("playlistgen", "{}"))
-
-
 def train_rq_kmeans(
     vectors: np.ndarray,
     num_levels: int,
@@ -314,7 +154,7 @@ def train_rq_kmeans(
             sums = torch.zeros_like(centroids).index_add_(0, idx, residual)
             centroids = torch.where((counts > 0)[:, None], sums / counts.clamp_min(1)[:, None], centroids)
         else:
-            idx, _ = _sq_dists_argmin(residual, centroids)
+            idx, _ = nearest_centroids(residual, centroids)
         residual -= centroids[idx]
         codebooks.append(centroids)
         codes.append(idx)
@@ -333,29 +173,6 @@ def train_rq_kmeans(
     return ResidualCodebooks(books.codebooks.cpu(), normalize), codes_t.cpu().numpy()
 
 
-def cluster_key(codes: tuple[int, ...] | list[int] | np.ndarray) -> str:
-    """The string form of a cluster id: its codes joined by '-', e.g. '12-3'."""
-    return "-".join(str(int(c)) for c in codes)
-
-
-def parse_cluster_key(key: str) -> tuple[int, ...]:
-    return tuple(int(c) for c in key.split("-"))
-
-
-def songs_in_cluster(song_ids: list[str], codes: np.ndarray, cluster_levels: int,
-                     popularity: dict[str, float] | None = None) -> dict[str, list[str]]:
-    """Cluster index: cluster key (first `cluster_levels` codes) -> its songs, most popular first (ties and no
-    popularity: input order); keys sorted by code tuple."""
-    order = range(len(song_ids))
-    if popularity:
-        order = sorted(order, key=lambda i: -popularity.get(song_ids[i], 0.0))
-    index: dict[tuple[int, ...], list[str]] = {}
-    prefixes = codes[:, :cluster_levels].tolist()
-    for i in order:
-        index.setdefault(tuple(prefixes[i]), []).append(song_ids[i])
-    return {cluster_key(k): index[k] for k in sorted(index)}
-
-
 def load_quantizer(path: str | Path):
     """Load saved codebooks of either method (RQ-KMeans or RQ-VAE) by the method recorded in the file."""
     path = Path(path)
@@ -367,3 +184,21 @@ def load_quantizer(path: str | Path):
 
         return RQVAEQuantizer.load(path)
     return ResidualCodebooks.load(path)
+
+
+def fit_quantizer(vectors: np.ndarray, block: dict, seed: int):
+    """The quantize block's method on `vectors`: (codebooks with prepare/encode/decode/save, (n, levels) codes)."""
+    if block["method"] == "rq_kmeans":
+        return train_rq_kmeans(
+            vectors, block["num_levels"], block["codebook_size"], block["kmeans_iters"], seed, block["normalize"],
+            block["max_points_per_centroid"], block["init_points_per_centroid"], block["max_songs_per_code"],
+            tol=block["kmeans_tol"], refine_rounds=block["refine_rounds"], progressive_steps=block["progressive_steps"],
+            progressive_min_dim=block["progressive_min_dim"])
+    if block["method"] == "rq_vae":
+        from .rqvae import RQVAEConfig, train_rq_vae
+
+        cfg = RQVAEConfig(input_dim=vectors.shape[1], num_levels=block["num_levels"],
+                          codebook_size=block["codebook_size"], normalize=block["normalize"], **block["rq_vae"])
+        books, codes, _ = train_rq_vae(vectors, cfg, seed)
+        return books, codes
+    raise DataError(f"quantize.method '{block['method']}' is unknown; use rq_kmeans or rq_vae.")

@@ -3,7 +3,6 @@ recall against the true songs, cluster F1, title sensitivity, and paired bootstr
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from pathlib import Path
 
 from .metrics import (label_precision_at_k, mean, ndcg_at_k, paired_bootstrap, recall_at_k, set_precision_recall_f1,
                       top_list_diversity)

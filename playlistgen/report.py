@@ -117,9 +117,9 @@ def evaluate(params: dict, accelerator) -> Evaluation | None:
     """Decode (sharded over accelerate processes), score and report; None on processes other than the main one."""
     import torch
 
-    from .catalog import load_catalog, load_songs
+    from .catalog import FEATURES_DIR, load_songs
     from .decode import ClusterConstraint, DecodePolicy
-    from .features import combine_feature_sets
+    from .features import read_song_vectors
     from .model import load_model
     from .recommend import Recommender
     from .title_encoder import make_title_encoder
@@ -171,9 +171,8 @@ def evaluate(params: dict, accelerator) -> Evaluation | None:
                   for name, r in val_recs.items()}
     validation.update(intervals(val_recs, val, index, p, base["seed"]), val_playlists=len(val))
 
-    catalog = load_catalog(base["raw_dir"], feature_names=params["quantize"]["features"], with_playlists=False)
-    vectors = combine_feature_sets(list(catalog.features.values()), list(catalog.songs),
-                                   params["quantize"]["normalize_each"])
+    vectors = read_song_vectors(Path(base["raw_dir"]) / FEATURES_DIR, songs, params["quantize"]["features"],
+                                params["quantize"]["normalize_each"])
     # what generate-playlist gives: one song drawn per generated cluster, by the weights it draws with
     results["sampled"] = sampled_playlist_metrics(
         sequences, test, index, {s: v.artist for s, v in songs.items()}, base["seed"],

@@ -19,7 +19,8 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from .io import DataError, atomic_path
-from .quantize import _sq_dists_argmin, file_metadata, kmeans_plus_plus, read_file_metadata
+from .io import file_metadata, read_file_metadata
+from .kmeans import kmeans_plus_plus, nearest_centroids
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +56,7 @@ class RQVAE(nn.Module):
         codes, loss = [], z.new_zeros(())
         for level in range(self.cfg.num_levels):
             book = self.codebooks[level]                                   # (K, D)
-            idx, _ = _sq_dists_argmin(residual.detach(), book.detach())
+            idx, _ = nearest_centroids(residual.detach(), book.detach())
             chosen = book[idx]                                             # (B, D)
             loss = loss + ((residual.detach() - chosen) ** 2).sum(1).mean() \
                 + self.cfg.commitment * ((residual - chosen.detach()) ** 2).sum(1).mean()
@@ -142,7 +143,7 @@ def train_rq_vae(vectors: np.ndarray, cfg: RQVAEConfig, seed: int) -> tuple[RQVA
         residual = model.encoder(first)
         for level in range(cfg.num_levels):
             model.codebooks[level] = kmeans_plus_plus(residual, cfg.codebook_size, generator)
-            idx, _ = _sq_dists_argmin(residual, model.codebooks[level])
+            idx, _ = nearest_centroids(residual, model.codebooks[level])
             residual = residual - model.codebooks[level][idx]
     model.train()
     for epoch in range(1, cfg.epochs + 1):
@@ -168,7 +169,7 @@ def train_rq_vae(vectors: np.ndarray, cfg: RQVAEConfig, seed: int) -> tuple[RQVA
                     if n_dead:
                         pick = torch.randint(len(residual), (n_dead,), generator=generator)
                         model.codebooks[level][dead[level]] = residual[pick]
-                    idx, _ = _sq_dists_argmin(residual, model.codebooks[level])
+                    idx, _ = nearest_centroids(residual, model.codebooks[level])
                     residual = residual - model.codebooks[level][idx]
         history.append({"epoch": epoch, "loss": total / batches, "dead_codes_reset": int(dead.sum())})
         if epoch % cfg.log_every == 0 or epoch == cfg.epochs:

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .catalog import FEATURES_DIR, LoadReport, load_feature_set, load_songs
-from .features import combine_feature_sets
+from .catalog import FEATURES_DIR, load_songs
+from .features import read_song_vectors
 from .io import DataError, write_json
 
 log = logging.getLogger(__name__)
@@ -43,11 +43,8 @@ def load_song_vectors(data_dir: str | Path, feature_names: list[str] | None, nor
     names = feature_names or sorted(p.stem for p in (data_dir / FEATURES_DIR).glob("*.npz"))
     if not names:
         raise DataError(f"{data_dir / FEATURES_DIR}: no feature sets found; song vectors are needed for semantic IDs.")
-    report = LoadReport()
-    feature_sets = [load_feature_set(data_dir / FEATURES_DIR / f"{n}.npz", songs, report) for n in names]
-    report.log()
-    log.info("loaded feature sets %s for %d songs", names, len(songs))
-    return songs, combine_feature_sets(feature_sets, list(songs), normalize_each)
+    log.info("loading feature sets %s for %d songs", names, len(songs))
+    return songs, read_song_vectors(data_dir / FEATURES_DIR, songs, names, normalize_each)
 
 
 def generate_semantic_ids(data_dir: str | Path, feature_names: list[str] | None = None, quantizer=None,

@@ -12,6 +12,8 @@ from pathlib import Path
 from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
 from transformers import PreTrainedTokenizerFast
 
+from .clusters import cluster_key, parse_cluster_key
+
 PAD, EOS, UNK = "<pad>", "</s>", "<unk>"
 LEVEL_LETTERS = "abcdefghijklmnop"
 
@@ -55,7 +57,7 @@ class CodeVocab:
         return cls(offset, num_levels, codebook_size, tokenizer.eos_token_id, tokenizer.pad_token_id)
 
     def cluster_to_ids(self, key: str) -> list[int]:
-        codes = [int(c) for c in key.split("-")]
+        codes = parse_cluster_key(key)
         return [self.offset + level * self.codebook_size + c for level, c in enumerate(codes)]
 
     def encode_clusters(self, keys: list[str]) -> list[int]:
@@ -80,9 +82,9 @@ class CodeVocab:
                 invalid += 1
                 current = []
                 continue
-            current.append(str(code))
+            current.append(code)
             if len(current) == self.num_levels:
-                keys.append("-".join(current))
+                keys.append(cluster_key(current))
                 current = []
         return keys, invalid + (1 if current else 0)
 

@@ -7,112 +7,21 @@ playlists do not pay for padding.
 from __future__ import annotations
 
 import csv
-import functools
-import json
 import logging
 import math
-import os
 import shutil
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from .corpus import Example
-from .io import atomic_dir, atomic_path, write_json
-from .tokenizer import CodeVocab
+from .batches import EncodedExample, make_loader
+from .checkpoints import Checkpointer, Progress
+from .io import atomic_dir, atomic_path
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class EncodedExample:
-    source: list[int]
-    target: list[int]
-    title_states: np.ndarray | None = None  # (tokens, D) pretrained title-encoder states, when the model reads them
-
-
-def encode_examples(examples: list[Example], tokenizer, vocab: CodeVocab, max_source_tokens: int,
-                    title_encoder=None, extra: list[list[int]] | None = None) -> list[EncodedExample]:
-    """Token ids of titles and targets; with a TitleEncoder also its (frozen) states of each title, computed once
-    here rather than at every step. `extra`: per example token ids put after the title (retrieval.py)."""
-    titles = [e.title for e in examples]
-    sources = tokenizer(titles, add_special_tokens=False, truncation=True, max_length=max_source_tokens - 1)["input_ids"]
-    states = title_encoder.states(titles) if title_encoder is not None else [None] * len(examples)
-    extra = extra if extra is not None else [[]] * len(examples)
-    return [EncodedExample(src + more + [vocab.eos_id], vocab.encode_clusters(e.clusters), st)
-            for src, more, e, st in zip(sources, extra, examples, states)]
-
-
-class BucketBatchSampler(torch.utils.data.Sampler):
-    """Batches of similar length: shuffle, sort within windows of `window` batches by length, shuffle the batches.
-
-    Deterministic given (seed, epoch); call set_epoch before each epoch.
-    """
-
-    def __init__(self, lengths: list[int], batch_size: int, seed: int, shuffle: bool = True, window: int = 50):
-        self.lengths = np.asarray(lengths)
-        self.batch_size = batch_size
-        self.seed = seed
-        self.shuffle = shuffle
-        self.window = window
-        self.epoch = 0
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
-
-    def _batches(self) -> list[list[int]]:
-        n = len(self.lengths)
-        if not self.shuffle:
-            order = np.argsort(self.lengths, kind="stable")
-            return [order[i:i + self.batch_size].tolist() for i in range(0, n, self.batch_size)]
-        rng = np.random.default_rng(self.seed + self.epoch)
-        order = rng.permutation(n)
-        span = self.batch_size * self.window
-        batches = []
-        for start in range(0, n, span):
-            chunk = order[start:start + span]
-            chunk = chunk[np.argsort(self.lengths[chunk], kind="stable")]
-            batches += [chunk[i:i + self.batch_size].tolist() for i in range(0, len(chunk), self.batch_size)]
-        return [batches[i] for i in rng.permutation(len(batches))]
-
-    def __iter__(self):
-        return iter(self._batches())
-
-    def __len__(self) -> int:
-        return math.ceil(len(self.lengths) / self.batch_size)
-
-
-def collate(batch: list[EncodedExample], pad_id: int) -> dict[str, torch.Tensor]:
-    src_len = max(len(e.source) for e in batch)
-    tgt_len = max(len(e.target) for e in batch)
-    input_ids = np.full((len(batch), src_len), pad_id, dtype=np.int64)  # (B, S)
-    labels = np.full((len(batch), tgt_len), -100, dtype=np.int64)       # (B, T); -100 = ignored by the loss
-    for i, e in enumerate(batch):
-        input_ids[i, :len(e.source)] = e.source
-        labels[i, :len(e.target)] = e.target
-    input_ids, labels = torch.from_numpy(input_ids), torch.from_numpy(labels)
-    out = {"input_ids": input_ids, "attention_mask": (input_ids != pad_id).long(), "labels": labels}
-    if getattr(batch[0], "title_states", None) is not None:
-        from .title_encoder import pad_states
-
-        out["title_states"], out["title_mask"] = pad_states([e.title_states for e in batch])  # (B, S_t, D), (B, S_t)
-    return out
-
-
-def make_loader(data: list[EncodedExample], batch_size: int, pad_id: int, seed: int, shuffle: bool,
-                num_workers: int = 0):
-    sampler = BucketBatchSampler([len(e.source) + len(e.target) for e in data], batch_size, seed, shuffle)
-    # Its own generator: creating an iterator draws a seed, which must not come from the global RNG that dropout
-    # uses, or a resumed run (which creates one more iterator) would drift from an uninterrupted one.
-    loader = torch.utils.data.DataLoader(data, batch_sampler=sampler, collate_fn=functools.partial(collate, pad_id=pad_id),
-                                         generator=torch.Generator().manual_seed(seed),
-                                         pin_memory=torch.cuda.is_available(), num_workers=num_workers,
-                                         persistent_workers=num_workers > 0)
-    return loader, sampler
 
 
 def lr_lambda(warmup_steps: int, total_steps: int, schedule: str, min_lr_ratio: float):
@@ -217,90 +126,6 @@ def evaluate_loss(model, loader, accelerator, precision: str = "no") -> float:
     tokens = accelerator.reduce(tokens, "sum")
     model.train()
     return float(total / tokens.clamp_min(1))
-
-
-def fingerprint(settings: dict, files: list[Path]) -> str:
-    """Hash of the training settings and input files: a checkpoint is resumed only when this matches."""
-    import hashlib
-
-    h = hashlib.sha256(json.dumps(settings, sort_keys=True).encode())
-    for path in files:
-        h.update(Path(path).read_bytes())
-    return h.hexdigest()[:16]
-
-
-@dataclass
-class Progress:
-    """Where training stands; saved with every checkpoint so that a killed run resumes exactly."""
-
-    epoch: int = 0               # epochs completed
-    batch_in_epoch: int = 0      # micro-batches of the current epoch already trained (per process)
-    step: int = 0                # optimizer steps
-    best_val: float = math.inf
-    best_epoch: int = -1
-    bad_epochs: int = 0
-    tokens_seen: int = 0
-    seconds: float = 0.0         # training time spent by earlier (interrupted) processes
-    stopped_early: bool = False
-    rows: list = field(default_factory=list)
-    val_rows: list = field(default_factory=list)
-
-
-class Checkpointer:
-    """accelerator.save_state checkpoints that survive kill -9 at any moment.
-
-    Each checkpoint is written to a hidden temporary folder, renamed into place, and only then named in
-    `latest.json` (itself replaced atomically); older checkpoints are deleted after that. A run whose fingerprint
-    (params and inputs) differs from the checkpoint's starts fresh.
-    """
-
-    def __init__(self, directory: Path, fingerprint: str, accelerator, keep: int = 1):
-        self.directory = Path(directory)
-        self.fingerprint = fingerprint
-        self.accelerator = accelerator
-        self.keep = keep
-
-    @property
-    def best_dir(self) -> Path:
-        return self.directory / "best_model"
-
-    def restore(self) -> Progress | None:
-        latest = self.directory / "latest.json"
-        if not latest.exists():
-            return None
-        info = json.loads(latest.read_text())
-        if info.get("fingerprint") != self.fingerprint:
-            self.accelerator.print("checkpoint is from other params or data: starting fresh")
-            self.accelerator.wait_for_everyone()
-            if self.accelerator.is_main_process:
-                shutil.rmtree(self.directory)
-            self.accelerator.wait_for_everyone()
-            return None
-        self.accelerator.load_state(str(self.directory / info["name"]))
-        progress = Progress(**info["progress"])
-        self.accelerator.print(f"resumed from {info['name']} (epoch {progress.epoch + 1}, step {progress.step})")
-        return progress
-
-    def save(self, progress: Progress) -> None:
-        name = f"step_{progress.step:07d}_{progress.epoch}_{progress.batch_in_epoch}"
-        tmp = self.directory / f".{name}.tmp"
-        self.accelerator.wait_for_everyone()
-        if self.accelerator.is_main_process and tmp.exists():
-            shutil.rmtree(tmp)
-        self.accelerator.wait_for_everyone()
-        self.accelerator.save_state(str(tmp))
-        self.accelerator.wait_for_everyone()
-        if self.accelerator.is_main_process:
-            final = self.directory / name
-            if final.exists():
-                shutil.rmtree(final)
-            os.replace(tmp, final)
-            write_json(self.directory / "latest.json",
-                       {"name": name, "fingerprint": self.fingerprint, "progress": asdict(progress)})
-            done = sorted(p for p in self.directory.glob("step_*") if p.is_dir())
-            for old in done[:-self.keep]:
-                shutil.rmtree(old)
-        self.accelerator.wait_for_everyone()
 
 
 def train_model(model, train_data, val_data, cfg: TrainConfig, accelerator, pad_id: int, out_dir: Path,

@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from helpers import copy_project, project_env
-from stages.launch_train import filter_launcher_traceback, launch_command
+from playlistgen.launch import filter_launcher_traceback, launch_command
 
 
 @pytest.fixture(scope="module")

@@ -51,3 +51,23 @@ def test_paths_come_from_params():
     text = (ROOT / "dvc.yaml").read_text()
     assert not [p for p in ("data/work", "data/raw", "data/bundle") if p in text]
     assert "${base.work_dir}/quantize" in text and "${export.bundle_dir}" in text
+
+
+def test_the_library_has_no_import_loop():
+    """No playlistgen module imports itself back through others, function-level imports included: a loop makes
+    import order matter and splits one concern over two files (the layering README's Layout describes)."""
+    modules = sorted(f"playlistgen/{p.name}" for p in (ROOT / "playlistgen").glob("*.py"))
+    graph = {m: imported_files(ROOT / m) - {m} for m in modules}
+    state: dict[str, str] = {}
+
+    def visit(module: str, path: list[str]) -> None:
+        state[module] = "open"
+        for dep in sorted(graph.get(module, ())):
+            assert state.get(dep) != "open", "import loop: " + " -> ".join(path[path.index(dep):] + [module, dep])
+            if dep not in state:
+                visit(dep, path + [module])
+        state[module] = "done"
+
+    for module in modules:
+        if module not in state:
+            visit(module, [])

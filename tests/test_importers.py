@@ -137,6 +137,7 @@ def test_creative_emb_parts_and_pickle(tmp_path):
         read_creative_emb(root, "83", LoadReport())
 
 
+@pytest.mark.slow  # the whole pipeline: about 50 s on 2 cores
 def test_whole_pipeline_runs_on_mpd_data(tmp_path):
     write_mpd(tmp_path / "mpd", playlists_per_slice=150)
     project = tmp_path / "project"

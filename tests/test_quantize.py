@@ -5,7 +5,8 @@ from sklearn.metrics import adjusted_rand_score
 from helpers import planted_clusters
 from playlistgen.collisions import collision_report, format_report, size_histogram
 from playlistgen.io import DataError
-from playlistgen.quantize import ResidualCodebooks, songs_in_cluster, train_rq_kmeans
+from playlistgen.clusters import songs_in_cluster
+from playlistgen.quantize import ResidualCodebooks, train_rq_kmeans
 
 
 def test_recovers_planted_grouping_at_level_zero():

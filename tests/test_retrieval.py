@@ -40,7 +40,7 @@ def test_config_is_checked_and_round_trips(tmp_path):
 def test_encoder_input_is_title_then_retrieved_codes_then_eos():
     from playlistgen.decode import encode_titles
     from playlistgen.tokenizer import train_tokenizer
-    from playlistgen.train import encode_examples
+    from playlistgen.batches import encode_examples
 
     tok = train_tokenizer(["rainy piano", "gym rock"], 300, 2, 4)
     vocab = CodeVocab.from_tokenizer(tok, 2, 4)

@@ -7,7 +7,8 @@ from accelerate import Accelerator
 from playlistgen.corpus import Example
 from playlistgen.model import build_model
 from playlistgen.tokenizer import CodeVocab, train_tokenizer
-from playlistgen.train import BucketBatchSampler, TrainConfig, collate, encode_examples, lr_lambda, train_model
+from playlistgen.batches import BucketBatchSampler, collate, encode_examples
+from playlistgen.train import TrainConfig, lr_lambda, train_model
 
 
 def test_bucket_sampler_covers_each_example_once_and_groups_lengths():
@@ -126,7 +127,8 @@ def test_train_config_from_params_names_a_missing_key():
 
 
 def test_rarity_weights_favour_rare_target_tokens():
-    from playlistgen.train import EncodedExample, target_token_weights
+    from playlistgen.batches import EncodedExample
+    from playlistgen.train import target_token_weights
 
     data = [EncodedExample([5, 1], [10, 11, 1]), EncodedExample([6, 1], [10, 12, 1]),
             EncodedExample([7, 1], [10, 11, 1])]
