@@ -5,17 +5,14 @@ against the same titles one by one, in the same run.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from _common import ROOT, bundle_parser
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--bundle", default=str(ROOT / "data/bundle"))
+    parser = bundle_parser(__doc__)
     parser.add_argument("--titles", type=int, default=128)
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("-n", type=int, default=20)

@@ -9,32 +9,18 @@ one warm `PlaylistGenerator.generate` request of 20 songs and the bundle's load 
 """
 from __future__ import annotations
 
-import argparse
-import statistics
 import time
-from pathlib import Path
 
 import torch
 
 from playlistgen.corpus import read_examples
 from playlistgen.decode import ClusterConstraint, DecodeConfig, generate_clusters
 
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def timed(fn, repeats: int) -> float:
-    fn()  # warm-up
-    samples = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        samples.append(time.perf_counter() - t0)
-    return statistics.median(samples)
+from _common import ROOT, bundle_parser, median_seconds
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--bundle", default=str(ROOT / "data/bundle"))
+    parser = bundle_parser(__doc__)
     parser.add_argument("--beams", type=int, default=10)
     parser.add_argument("--clusters", type=int, default=20)
     parser.add_argument("--batch", type=int, default=32)
@@ -54,16 +40,16 @@ def main() -> None:
     free = DecodeConfig(num_beams=args.beams, max_clusters=n, min_clusters=n, constrained=False)
     run = lambda c, constraint: generate_clusters(gen.model, gen.tokenizer, gen.vocab, constraint, titles, c,
                                                   gen.max_source_tokens)
-    t_free = timed(lambda: run(free, None), args.repeats)
-    t_mask = timed(lambda: run(cfg, ClusterConstraint(gen.vocab, keys, n, n)), args.repeats)
-    t_cap = timed(lambda: run(cfg, ClusterConstraint(gen.vocab, keys, n, n, max_repeats=1)), args.repeats)
+    t_free = median_seconds(lambda: run(free, None), args.repeats)
+    t_mask = median_seconds(lambda: run(cfg, ClusterConstraint(gen.vocab, keys, n, n)), args.repeats)
+    t_cap = median_seconds(lambda: run(cfg, ClusterConstraint(gen.vocab, keys, n, n, max_repeats=1)), args.repeats)
     per = lambda t: 1000 * t / len(titles)
     print(f"device {gen.device}, {torch.get_num_threads()} threads; beam {args.beams}, {n} clusters "
           f"({n * gen.vocab.num_levels + 1} tokens), batch {len(titles)}, median of {args.repeats}")
     print(f"unconstrained generate:             {per(t_free):7.1f} ms per playlist")
     print(f"constrained (valid clusters):       {per(t_mask):7.1f} ms per playlist, ratio {t_mask / t_free:.2f}x")
     print(f"constrained + repeat cap 1:         {per(t_cap):7.1f} ms per playlist, ratio {t_cap / t_free:.2f}x")
-    warm = timed(lambda: gen.generate("rainy sunday piano", n=20), args.repeats)
+    warm = median_seconds(lambda: gen.generate("rainy sunday piano", n=20), args.repeats)
     print(f"bundle load: {load_s:.2f} s; warm generate-playlist request, 20 songs: {1000 * warm:.0f} ms")
 
 

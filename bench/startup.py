@@ -7,28 +7,19 @@ bundle and the title encoder, decode, print), median of --repeats runs, and in o
 """
 from __future__ import annotations
 
-import argparse
-import statistics
 import subprocess
 import sys
-import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from _common import bundle_parser, median_seconds
 
 
 def wall(cmd: list[str], repeats: int) -> float:
-    samples = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        samples.append(time.perf_counter() - t0)
-    return statistics.median(samples)
+    return median_seconds(lambda: subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL,
+                                                 stderr=subprocess.DEVNULL), repeats, warmup=False)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--bundle", default=str(ROOT / "data/bundle"))
+    parser = bundle_parser(__doc__)
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
     floor = wall([sys.executable, "-c", "import torch, transformers"], args.repeats)

@@ -39,16 +39,24 @@ def test_schedule_warms_up_then_decays_to_floor():
     assert math.isclose(f(110), 0.1) and f(60) < f(20)
 
 
-def test_training_learns_title_to_cluster_mapping(tmp_path):
-    titles = {"rainy piano": ["0-1", "0-1", "0-2"], "gym rock": ["1-0", "1-1"], "深夜学习": ["2-2", "0-2"]}
-    examples = [Example(f"p{i}", t, c, ["s"]) for i, (t, c) in enumerate(list(titles.items()) * 40)]
+def tiny_run(titles: dict, copies: int, d_model: int, **config):
+    """(tokenizer, vocab, encoded examples, a 1+1-layer T5 of width d_model, a TrainConfig with `config`) for titles -> clusters
+    repeated `copies` times."""
+    examples = [Example(f"p{i}", t, c, ["s"]) for i, (t, c) in enumerate(list(titles.items()) * copies)]
     tok = train_tokenizer(list(titles), vocab_size=100, num_levels=2, codebook_size=3)
     vocab = CodeVocab.from_tokenizer(tok, 2, 3)
     data = encode_examples(examples, tok, vocab, max_source_tokens=16)
-    model = build_model(len(tok), vocab.pad_id, vocab.eos_id, d_model=32, num_layers=1, num_decoder_layers=1,
-                        num_heads=2, d_kv=16, d_ff=64, dropout=0.0, seed=0)
-    cfg = TrainConfig(epochs=8, batch_size=16, lr=5e-3, weight_decay=0.0, warmup_share=0.1, schedule="cosine",
-                      min_lr_ratio=0.1, grad_accum=1, clip_grad_norm=1.0, patience=8, log_every=5, seed=0)
+    model = build_model(len(tok), vocab.pad_id, vocab.eos_id, d_model=d_model, num_layers=1, num_decoder_layers=1,
+                        num_heads=2, d_kv=d_model // 2, d_ff=2 * d_model, dropout=0.0, seed=0)
+    cfg = TrainConfig(**{"lr": 5e-3, "weight_decay": 0.0, "warmup_share": 0.1, "schedule": "cosine",
+                         "min_lr_ratio": 0.1, "grad_accum": 1, "clip_grad_norm": 1.0, "log_every": 5, "seed": 0,
+                         **config})
+    return tok, vocab, data, model, cfg
+
+
+def test_training_learns_title_to_cluster_mapping(tmp_path):
+    titles = {"rainy piano": ["0-1", "0-1", "0-2"], "gym rock": ["1-0", "1-1"], "深夜学习": ["2-2", "0-2"]}
+    _, vocab, data, model, cfg = tiny_run(titles, 40, 32, epochs=8, batch_size=16, patience=8)
     summary = train_model(model, data, data[:30], cfg, Accelerator(cpu=True), vocab.pad_id, tmp_path / "model",
                           tmp_path / "log.csv", tmp_path / "val.csv")
     assert summary["best_val_loss"] < 0.3
@@ -77,15 +85,8 @@ def test_small_data_gets_min_steps_and_a_warning(tmp_path, caplog):
     """Few examples x few epochs would leave the model at chance: epochs are raised to reach min_steps, with a
     warning saying why; early stopping does not cut training short before them."""
     titles = {"rainy piano": ["0-1"], "gym rock": ["1-0"]}
-    examples = [Example(f"p{i}", t, c, ["s"]) for i, (t, c) in enumerate(list(titles.items()) * 8)]
-    tok = train_tokenizer(list(titles), vocab_size=100, num_levels=2, codebook_size=3)
-    vocab = CodeVocab.from_tokenizer(tok, 2, 3)
-    data = encode_examples(examples, tok, vocab, max_source_tokens=16)
-    model = build_model(len(tok), vocab.pad_id, vocab.eos_id, d_model=16, num_layers=1, num_decoder_layers=1,
-                        num_heads=2, d_kv=8, d_ff=32, dropout=0.0, seed=0)
-    cfg = TrainConfig(epochs=2, batch_size=8, lr=5e-3, weight_decay=0.0, warmup_share=0.1, schedule="cosine",
-                      min_lr_ratio=0.1, grad_accum=1, clip_grad_norm=1.0, patience=1, log_every=5, seed=0,
-                      min_steps=20, label_smoothing=0.1, decoder_input_dropout=0.3)
+    tok, vocab, data, model, cfg = tiny_run(titles, 8, 16, epochs=2, batch_size=8, patience=1, min_steps=20,
+                                            label_smoothing=0.1, decoder_input_dropout=0.3)
     with caplog.at_level("WARNING"):
         summary = train_model(model, data, data[:4], cfg, Accelerator(cpu=True), vocab.pad_id, tmp_path / "m",
                               tmp_path / "log.csv", tmp_path / "val.csv", mask_id=tok.unk_token_id)
