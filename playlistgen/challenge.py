@@ -149,10 +149,11 @@ def score_answers(answers: dict[str, list[str]], truth: dict[str, list[str]],
 
 
 def evaluate_challenge(gen, playlists: list[ChallengePlaylist], truth: dict[str, list[str]] | None,
-                       n_clusters: int, train_path: str | Path | None = None, knn_neighbours: int = 30,
-                       batch_size: int = 64) -> tuple[dict[str, list[str]], dict]:
+                       n_clusters: int, train_path: str | Path | None = None, knn_neighbours: int | None = None,
+                       knn_ngram: tuple[int, int] | None = None, batch_size: int = 64) -> tuple[dict[str, list[str]], dict]:
     """The model's answers and, with `truth`, its scores beside popularity and (with the corpus's training split
-    at `train_path`) title-kNN answers to the same set, all filled to 500 the same way."""
+    at `train_path`) title-kNN answers to the same set (the bundle's evaluate.knn_neighbours and knn_ngram), all
+    filled to 500 the same way."""
     popular = popular_songs(gen)
     t0 = time.perf_counter()
     answers, clusters = answer(gen, playlists, n_clusters, batch_size, popular=popular)
@@ -170,7 +171,7 @@ def evaluate_challenge(gen, playlists: list[ChallengePlaylist], truth: dict[str,
         from .baselines import TitleKnnBaseline
         from .corpus import read_examples
 
-        knn = TitleKnnBaseline(read_examples(train_path), knn_neighbours, (2, 4))
+        knn = TitleKnnBaseline(read_examples(train_path), knn_neighbours, tuple(knn_ngram))
         recs = knn.recommend([p.title for p in named], [n_clusters] * len(named), ANSWER_LENGTH) if named else []
         ranked = {p.pid: r.songs for p, r in zip(named, recs)}
         methods["title_knn"] = {p.pid: fill(ranked.get(p.pid, []), p.seeds, popular) for p in playlists}

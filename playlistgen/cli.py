@@ -227,10 +227,9 @@ def challenge_command(args) -> int:
     from .io import write_json
 
     if args.command == "make-challenge":
-        import yaml
+        from .params import load
 
-        with open(args.params, encoding="utf-8") as f:
-            params = yaml.safe_load(f)
+        params = load(args.params)
         seeds = [int(k) for k in args.seed_tracks.split(",")]
         if any(k < 0 for k in seeds):
             raise ValueError("--seed-tracks must be whole numbers >= 0, e.g. 0,1,5.")
@@ -248,7 +247,11 @@ def challenge_command(args) -> int:
     report.log()
     truth = challenge.read_truth(args.truth) if args.truth else None
     gen = PlaylistGenerator(args.bundle)
-    answers, metrics = challenge.evaluate_challenge(gen, playlists, truth, args.clusters, args.train,
+    knn = (gen.decode_defaults.get("knn_neighbours"), gen.decode_defaults.get("knn_ngram"))
+    if args.train and None in knn:
+        raise DataError(f"{args.bundle}: the manifest has no knn_neighbours/knn_ngram (an older bundle); export it "
+                        "again with `dvc repro export` to compare with title kNN.")
+    answers, metrics = challenge.evaluate_challenge(gen, playlists, truth, args.clusters, args.train, *knn,
                                                     batch_size=args.batch_size)
     challenge.write_submission(args.output, answers, args.team, args.email)
     if args.metrics:

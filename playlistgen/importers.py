@@ -41,7 +41,7 @@ def normalize_mpd_title(name: str) -> str:
     return cleaned or " ".join(name.lower().split())
 
 
-def read_mpd(paths: list[str], report: LoadReport, min_track_frequency: int = 1,
+def read_mpd(paths: list[str], report: LoadReport, min_track_frequency: int,
              counted=None) -> tuple[list[dict], list[dict]]:
     """Songs (deduplicated by track URI, popularity = playlists holding it; import_mpd_catalog narrows that to
     training playlists) and playlists from MPD slices.
@@ -298,7 +298,8 @@ def main(argv: list[str] | None = None) -> int:
     mpd = sub.add_parser("mpd", help="Spotify Million Playlist Dataset slices")
     mpd.add_argument("--input", nargs="+", required=True, help="slice files or globs (quote them)")
     mpd.add_argument("--output", required=True)
-    mpd.add_argument("--min-track-frequency", type=int, default=1)
+    mpd.add_argument("--min-track-frequency", type=int, default=None,
+                     help="default: data.mpd.min_track_frequency of --params")
     files = sub.add_parser("files", help="plain CSV/TSV/JSONL/Parquet tables of songs, playlists and vectors")
     files.add_argument("--songs", required=True)
     files.add_argument("--playlists", required=True)
@@ -308,11 +309,12 @@ def main(argv: list[str] | None = None) -> int:
     files.add_argument("--no-embed", action="store_true",
                        help="only the given vector tables (by default collab/text sets are embedded beside them)")
     files.add_argument("--output", required=True)
-    for p in (mpd, files):
-        p.add_argument("--collab-dim", type=int, default=64)
-        p.add_argument("--seed", type=int, default=1234)
-        p.add_argument("--val-share", type=float, default=0.05)
-        p.add_argument("--test-share", type=float, default=0.1)
+    for p in (mpd, files):  # defaults from the project's params.yaml: the corpus stage must split as the import did
+        p.add_argument("--params", default="params.yaml", help="where the defaults below come from")
+        p.add_argument("--collab-dim", type=int, default=None, help="default: data.embed.collab_dim")
+        p.add_argument("--seed", type=int, default=None, help="default: base.seed")
+        p.add_argument("--val-share", type=float, default=None, help="default: corpus.val_share")
+        p.add_argument("--test-share", type=float, default=None, help="default: corpus.test_share")
         p.add_argument("--text-features", action="store_true", help="also a `text` set from song titles/artists")
     emb = sub.add_parser("creative-emb", help="creative_emb/ directories of per-feature-id embeddings")
     emb.add_argument("--input", required=True)
@@ -322,19 +324,39 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("-v", "--verbose", action="store_true", help="tracebacks for errors")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    if args.source in ("mpd", "files"):
-        if not (0 <= args.val_share < 1 and 0 <= args.test_share < 1 and args.val_share + args.test_share < 1):
-            parser.error("--val-share and --test-share must be in [0, 1) and sum below 1")
-        if args.collab_dim < 2:
-            parser.error("--collab-dim must be at least 2")
-    if args.source == "mpd" and args.min_track_frequency < 1:
-        parser.error("--min-track-frequency must be at least 1")
     from .entry import guarded
 
     return guarded(run_import, args, verbose=args.verbose)
 
 
+DEFAULTS = {"seed": ("base", "seed"), "val_share": ("corpus", "val_share"), "test_share": ("corpus", "test_share"),
+            "collab_dim": ("data", "embed", "collab_dim"), "min_track_frequency": ("data", "mpd", "min_track_frequency")}
+
+
+def fill_defaults(args) -> None:
+    """Options left out take their value from --params (validated there), so that the split and the collab vectors
+    of an import agree with the pipeline's; given ones are checked here."""
+    missing = [name for name in DEFAULTS if getattr(args, name, 0) is None]
+    if missing:
+        from .params import load
+
+        params = load(args.params)
+        for name in missing:
+            value = params
+            for key in DEFAULTS[name]:
+                value = value[key]
+            setattr(args, name, value)
+    if not (0 <= args.val_share < 1 and 0 <= args.test_share < 1 and args.val_share + args.test_share < 1):
+        raise DataError("--val-share and --test-share must be in [0, 1) and sum below 1.")
+    if args.collab_dim < 2:
+        raise DataError("--collab-dim must be at least 2.")
+    if getattr(args, "min_track_frequency", 1) < 1:
+        raise DataError("--min-track-frequency must be at least 1.")
+
+
 def run_import(args) -> int:
+    if args.source in ("mpd", "files"):
+        fill_defaults(args)
     if args.source == "mpd":
         import_mpd_catalog(args.input, args.output, args.min_track_frequency, args.collab_dim, args.seed,
                            args.val_share, args.test_share, args.text_features)

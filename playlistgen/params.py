@@ -2,8 +2,10 @@
 choice, and the relations between keys. A bad value is one DataError naming the key, the value and what is allowed,
 instead of a traceback (or a silently odd result) one or three stages later.
 
-    from playlistgen.params import validate
+    from playlistgen.params import load, validate
     validate(params)             # the whole file (every stage calls this first, via stages/_common.run)
+    load("params.yaml")          # read and validate: the one way the stages and the command-line tools outside DVC
+                                 # (importers, make-challenge) get their defaults, so no second home for them
 """
 from __future__ import annotations
 
@@ -258,3 +260,20 @@ def validate(params: Any) -> dict:
     for name in d["files"]["vectors"]:
         safe_name(name, "params.yaml: data.files.vectors key")
     return params
+
+
+def load(path) -> dict:
+    """params.yaml read and validated: a bad file is one DataError naming it and what to fix."""
+    import yaml
+
+    try:
+        with open(path, encoding="utf-8") as f:
+            params = yaml.safe_load(f)
+    except FileNotFoundError:
+        raise DataError(f"{path}: no such params file; run from the project folder or pass --params with its "
+                        "params.yaml.") from None
+    except yaml.YAMLError as e:
+        raise DataError(f"{path}: not valid YAML ({str(e).splitlines()[0]}); fix the line it names.") from None
+    except UnicodeDecodeError:
+        raise DataError(f"{path}: not UTF-8 text; save it as UTF-8.") from None
+    return validate(params)

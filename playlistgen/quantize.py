@@ -116,19 +116,21 @@ def train_rq_kmeans(
     vectors: np.ndarray,
     num_levels: int,
     codebook_size: int,
-    iters: int,
+    *,
     seed: int,
     normalize: bool,
-    max_points_per_centroid: int = 256,
-    init_points_per_centroid: int = 64,
-    max_songs_per_code: int | None = None,
+    iters: int,
+    max_points_per_centroid: int,
+    init_points_per_centroid: int,
+    max_songs_per_code: int | None,
+    tol: float,
+    refine_rounds: int,
+    progressive_steps: int,
+    progressive_min_dim: int,
     device: str | None = None,
-    tol: float = 1e-4,
-    refine_rounds: int = 1,
-    progressive_steps: int = 4,
-    progressive_min_dim: int = 256,
 ) -> tuple[ResidualCodebooks, np.ndarray]:
-    """Fit residual k-means codebooks and return them with the (n, L) codes of `vectors`.
+    """Fit residual k-means codebooks and return them with the (n, L) codes of `vectors`. The k-means options have
+    no defaults here: params.yaml's quantize block is their one home (kmeans_options turns it into these keywords).
 
     `max_songs_per_code` (optional) caps how many vectors one code takes at each level (balanced assignment).
     `refine_rounds` rounds of joint least-squares codebook refinement + re-encoding follow (not with a cap).
@@ -186,14 +188,20 @@ def load_quantizer(path: str | Path):
     return ResidualCodebooks.load(path)
 
 
+def kmeans_options(block: dict) -> dict:
+    """train_rq_kmeans's k-means keywords from a quantize block of params.yaml."""
+    return {"iters": block["kmeans_iters"], "max_points_per_centroid": block["max_points_per_centroid"],
+            "init_points_per_centroid": block["init_points_per_centroid"],
+            "max_songs_per_code": block["max_songs_per_code"], "tol": block["kmeans_tol"],
+            "refine_rounds": block["refine_rounds"], "progressive_steps": block["progressive_steps"],
+            "progressive_min_dim": block["progressive_min_dim"]}
+
+
 def fit_quantizer(vectors: np.ndarray, block: dict, seed: int):
     """The quantize block's method on `vectors`: (codebooks with prepare/encode/decode/save, (n, levels) codes)."""
     if block["method"] == "rq_kmeans":
-        return train_rq_kmeans(
-            vectors, block["num_levels"], block["codebook_size"], block["kmeans_iters"], seed, block["normalize"],
-            block["max_points_per_centroid"], block["init_points_per_centroid"], block["max_songs_per_code"],
-            tol=block["kmeans_tol"], refine_rounds=block["refine_rounds"], progressive_steps=block["progressive_steps"],
-            progressive_min_dim=block["progressive_min_dim"])
+        return train_rq_kmeans(vectors, block["num_levels"], block["codebook_size"], seed=seed,
+                               normalize=block["normalize"], **kmeans_options(block))
     if block["method"] == "rq_vae":
         from .rqvae import RQVAEConfig, train_rq_vae
 

@@ -50,8 +50,10 @@ def load_song_vectors(data_dir: str | Path, feature_names: list[str] | None, nor
 def generate_semantic_ids(data_dir: str | Path, feature_names: list[str] | None = None, quantizer=None,
                           method: str = "rq_vae", num_levels: int = 4, codebook_size: int = 256, seed: int = 0,
                           normalize_each: bool = True, normalize: bool = False, rqvae_overrides: dict | None = None,
-                          kmeans_iters: int = 25) -> GenerationResult:
-    """Encode every song with features: with a frozen `quantizer` when given, else by training a new one."""
+                          kmeans: dict | None = None) -> GenerationResult:
+    """Encode every song with features: with a frozen `quantizer` when given, else by training a new one. The
+    defaults are design document 002's on-demand RQ-VAE (4 x 256 codes); `kmeans` (quantize.kmeans_options of a
+    params.yaml quantize block) is needed for method rq_kmeans."""
     t0 = time.perf_counter()
     songs, vectors = load_song_vectors(data_dir, feature_names, normalize_each)
     log.info("%d songs with features, dim %d", len(vectors.song_ids), vectors.vectors.shape[1])
@@ -66,7 +68,10 @@ def generate_semantic_ids(data_dir: str | Path, feature_names: list[str] | None 
     elif method == "rq_kmeans":
         from .quantize import train_rq_kmeans
 
-        quantizer, codes = train_rq_kmeans(vectors.vectors, num_levels, codebook_size, kmeans_iters, seed, normalize)
+        if kmeans is None:
+            raise DataError("rq_kmeans needs the k-means options of a params.yaml quantize block (--params).")
+        quantizer, codes = train_rq_kmeans(vectors.vectors, num_levels, codebook_size, seed=seed, normalize=normalize,
+                                           **kmeans)
     else:
         raise DataError(f"unknown method '{method}'; use rq_vae or rq_kmeans.")
     ids = {s: [int(c) for c in row] for s, row in zip(vectors.song_ids, np.asarray(codes).tolist())}
@@ -84,15 +89,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--codebook-size", type=int, default=256)
     parser.add_argument("--epochs", type=int, default=20, help="RQ-VAE epochs")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--params", default="params.yaml", help="rq_kmeans: the quantize block's k-means options")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    from .quantize import load_quantizer
+    from .params import load
+    from .quantize import kmeans_options, load_quantizer
 
     try:
         frozen = load_quantizer(args.codebooks) if args.codebooks else None
+        kmeans = kmeans_options(load(args.params)["quantize"]) if args.method == "rq_kmeans" and not frozen else None
         result = generate_semantic_ids(args.data_dir, args.features.split(",") if args.features else None, frozen,
                                        args.method, args.levels, args.codebook_size, args.seed,
-                                       rqvae_overrides={"epochs": args.epochs})
+                                       rqvae_overrides={"epochs": args.epochs}, kmeans=kmeans)
         out = Path(args.output_dir)
         write_json(out / "semantic_id_dict.json", result.semantic_ids, indent=None)
         if frozen is None:

@@ -7,6 +7,9 @@ primary concept (Zipf-popular) and often a neighbouring secondary one; their son
 from the popular head. Titles come from per-concept vocabularies in English or Chinese through templates, with
 noise: dropped words, casing, emoji, filler words and misspellings. A title often names only some of the concept's
 facets, so the task is ambiguous the way real titles are.
+
+Over 300 lines on purpose: concepts, songs, feature sets, playlists and titles are drawn from one random stream
+in one order; splitting them over files would hide that order, which every committed result depends on.
 """
 from __future__ import annotations
 
@@ -94,6 +97,14 @@ def _title(rng: np.random.Generator, template: str, zh: bool, genre: int, mood: 
         casing = rng.random()
         title = title.title() if casing < 0.2 else title.upper() if casing < 0.25 else title
     return title
+
+
+def world_args(data: dict, seed: int, num_songs: int, num_playlists: int) -> dict:
+    """The keywords both worlds share, from params.yaml's data block (their one home)."""
+    return dict(seed=seed, num_songs=num_songs, num_playlists=num_playlists, latent_dim=data["latent_dim"],
+                song_noise=data["song_noise"], popularity_zipf=data["popularity_zipf"],
+                concept_zipf=data["concept_zipf"], primary_share=data["primary_share"],
+                secondary_share=data["secondary_share"], secondary_prob=data["secondary_prob"])
 
 
 def generate_world(
@@ -286,14 +297,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--playlists", type=int, default=10_000)
     parser.add_argument("--songs", type=int, default=50_000)
     parser.add_argument("--length", default="10,120", help="songs per playlist, MIN,MAX (MPD's mean is about 66)")
-    parser.add_argument("--seed", type=int, default=1234)
+    parser.add_argument("--seed", type=int, default=None, help="default: base.seed of --params")
+    parser.add_argument("--params", default="params.yaml", help="the data block's world settings come from here")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+    from .params import load
+
+    params = load(args.params)
+    data, v1 = params["data"], params["data"]["v1"]
     lo, hi = (int(x) for x in args.length.split(","))
-    world = generate_world(seed=args.seed, num_songs=args.songs, num_playlists=args.playlists, latent_dim=32,
-                           feature_dims={}, feature_noise={}, missing_share={}, song_noise=0.6, popularity_zipf=0.8,
-                           concept_zipf=0.7, playlist_length=(lo, hi), primary_share=0.7, secondary_share=0.2,
-                           secondary_prob=0.5, zh_share=0.2, title_noise=0.3)
+    seed = params["base"]["seed"] if args.seed is None else args.seed
+    world = generate_world(**world_args(data, seed, args.songs, args.playlists), feature_dims={}, feature_noise={},
+                           missing_share={}, playlist_length=(lo, hi), zh_share=v1["zh_share"],
+                           title_noise=v1["title_noise"])
     paths = write_mpd_slices(world, args.mpd_out)
     logging.info("wrote %d playlists of %d songs in %d slices to %s", len(world.playlists), len(world.songs),
                  len(paths), args.mpd_out)

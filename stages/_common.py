@@ -6,8 +6,6 @@ import os
 import sys
 from pathlib import Path
 
-import yaml
-
 from playlistgen.io import DataError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -15,16 +13,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def load_params(path: str | Path = ROOT / "params.yaml") -> dict:
     """params.yaml, validated (playlistgen.params): a bad key is one DataError before any work."""
-    from playlistgen.params import validate
+    from playlistgen.params import load
 
-    try:
-        with open(path, encoding="utf-8") as f:
-            params = yaml.safe_load(f)
-    except yaml.YAMLError as e:
-        raise DataError(f"{path}: not valid YAML ({str(e).splitlines()[0]}); fix the line it names.") from None
-    except UnicodeDecodeError:
-        raise DataError(f"{path}: not UTF-8 text; save it as UTF-8.") from None
-    return validate(params)
+    return load(path)
 
 
 def setup_logging() -> None:

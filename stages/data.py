@@ -2,7 +2,7 @@
 import of Spotify MPD slices, or of plain tables; catalogs without vectors get them embedded (importers.py)."""
 from playlistgen.importers import import_files_catalog, import_mpd_catalog
 from playlistgen.io import DataError
-from playlistgen.synth import generate_world, write_world
+from playlistgen.synth import generate_world, world_args, write_world
 from playlistgen.synth_v2 import generate_world_v2
 
 from ._common import run
@@ -25,10 +25,7 @@ def main(params: dict) -> None:
     if p["source"] != "synthetic":
         raise DataError(f"data.source must be synthetic, mpd or files, not {p['source']!r}.")
     size = p["sizes"][p["size"]]
-    shared = dict(seed=base["seed"], num_songs=size["num_songs"], num_playlists=size["num_playlists"],
-                  latent_dim=p["latent_dim"], song_noise=p["song_noise"], popularity_zipf=p["popularity_zipf"],
-                  concept_zipf=p["concept_zipf"], primary_share=p["primary_share"],
-                  secondary_share=p["secondary_share"], secondary_prob=p["secondary_prob"])
+    shared = world_args(p, base["seed"], size["num_songs"], size["num_playlists"])
     if p["world"] == "v2":
         world = generate_world_v2(**shared, **p["v2"], split_seed=base["seed"], val_share=c["val_share"],
                                   test_share=c["test_share"])

@@ -64,3 +64,13 @@ def project_env():
     env["HF_HUB_OFFLINE"] = "1"
     env["DVC_NO_ANALYTICS"] = "1"
     return env
+
+
+def kmeans_args(**overrides) -> dict:
+    """train_rq_kmeans keywords: params.yaml's quantize block (seed 0, no normalising) with `overrides`."""
+    import yaml
+
+    from playlistgen.quantize import kmeans_options
+
+    block = yaml.safe_load((ROOT / "params.yaml").read_text())["quantize"]
+    return {"seed": 0, "normalize": False, **kmeans_options(block), **overrides}

@@ -2,10 +2,13 @@
 `error:` line naming the culprit, no traceback, and the output catalog exactly as it was before."""
 import hashlib
 import json
+from pathlib import Path
 
 import pytest
+import yaml
 
 from playlistgen.importers import main as importers_main
+from playlistgen.io import DataError
 
 SONGS = "song_id,title,artist\ns1,Rain,Calm Keys\ns2,Storm,Calm Keys\ns3,Thrash,Skull Riot\ns4,Night,Lo Fi\n"
 PLAYLISTS = "playlist_id,title,song_ids\np1,rain,s1|s2\np2,metal,s3|s4\np3,night,s4|s1\n"
@@ -101,11 +104,32 @@ def test_feature_set_names_cannot_leave_the_catalog(good, vector):
 
 @pytest.mark.parametrize("flags", [["--val-share", "1.5"], ["--test-share", "-0.1"],
                                    ["--val-share", "0.6", "--test-share", "0.5"], ["--collab-dim", "0"]])
-def test_bad_numbers_are_refused_before_reading(good, flags, capsys):
+def test_bad_numbers_are_refused_before_reading(good, flags):
     tmp_path, out = good
-    with pytest.raises(SystemExit) as exit_:
-        run(tmp_path, out, extra=flags)
-    assert exit_.value.code == 2
+    before = snapshot(out)
+    code, err = run(tmp_path, out, extra=flags)
+    assert code == 2 and "Traceback" not in err and flags[-2] in err
+    assert snapshot(out) == before
+
+
+def test_left_out_options_come_from_params_yaml(good, tmp_path_factory):
+    """--seed, the shares and --collab-dim default to params.yaml's values (the split the corpus stage makes);
+    without a params file they must be given, and the error says so."""
+    import argparse
+
+    from playlistgen.importers import fill_defaults
+
+    args = argparse.Namespace(params=str(Path(__file__).resolve().parent.parent / "params.yaml"), seed=None,
+                              val_share=None, test_share=0.3, collab_dim=None, min_track_frequency=None)
+    fill_defaults(args)
+    params = yaml.safe_load((Path(__file__).resolve().parent.parent / "params.yaml").read_text())
+    assert (args.seed, args.val_share, args.test_share, args.collab_dim, args.min_track_frequency) == (
+        params["base"]["seed"], params["corpus"]["val_share"], 0.3, params["data"]["embed"]["collab_dim"],
+        params["data"]["mpd"]["min_track_frequency"])
+    missing = argparse.Namespace(params=str(tmp_path_factory.mktemp("x") / "params.yaml"), seed=None, val_share=0.1,
+                                 test_share=0.1, collab_dim=8)
+    with pytest.raises(DataError, match="no such params file; run from the project folder or pass --params"):
+        fill_defaults(missing)
 
 
 def test_missing_input_file_is_named(good):

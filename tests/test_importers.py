@@ -51,7 +51,7 @@ def test_titles_normalised_like_the_challenge_baseline():
 def test_mpd_slices_import_with_counted_defects(tmp_path):
     write_mpd(tmp_path / "mpd")
     report = LoadReport()
-    songs, playlists = read_mpd([str(tmp_path / "mpd" / "mpd.slice.*.json")], report)
+    songs, playlists = read_mpd([str(tmp_path / "mpd" / "mpd.slice.*.json")], report, 1)
     assert len(playlists) == 120
     assert len(songs) == len({s["song_id"] for s in songs}) <= 60  # deduplicated by URI
     assert report.skipped["MPD playlists without a name"] == 2
@@ -67,7 +67,7 @@ def test_mpd_slices_import_with_counted_defects(tmp_path):
 def test_track_frequency_filter_counts_training_playlists_and_keeps_held_out_truth(tmp_path):
     write_mpd(tmp_path / "mpd")
     paths = [str(tmp_path / "mpd" / "*.json")]
-    _, everything = read_mpd(paths, LoadReport())
+    _, everything = read_mpd(paths, LoadReport(), 1)
     held_out = {p["playlist_id"] for p in everything[::3]}
     songs, playlists = read_mpd(paths, LoadReport(), 1000, counted=lambda pid: pid not in held_out)
     # every training playlist lost all its tracks (none is in 1000 playlists); held-out ones keep their full list
@@ -85,12 +85,12 @@ def test_truncated_or_foreign_slice_is_one_clear_error(tmp_path):
     bad = tmp_path / "mpd.slice.0-999.json"
     bad.write_text('{"info": {}, "playlists": [{"pid": 1, "na')
     with pytest.raises(DataError, match="mpd.slice.0-999.json: not valid JSON.*truncated"):
-        read_mpd([str(bad)], LoadReport())
+        read_mpd([str(bad)], LoadReport(), 1)
     bad.write_text('{"info": {}, "playlists": [{"name": "x", "tracks": []}]}')
     with pytest.raises(DataError, match=r"playlists\[0\]: needs 'pid'"):
-        read_mpd([str(bad)], LoadReport())
+        read_mpd([str(bad)], LoadReport(), 1)
     with pytest.raises(DataError, match="no MPD slice matches"):
-        read_mpd([str(tmp_path / "nothing*.json")], LoadReport())
+        read_mpd([str(tmp_path / "nothing*.json")], LoadReport(), 1)
 
 
 def test_collaborative_vectors_use_training_playlists_and_separate_genres(tmp_path):

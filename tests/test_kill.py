@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -80,7 +81,8 @@ def test_importer_killed_leaves_whole_files_and_reruns(tmp_path, seconds):
         f"p{i},mix {i % 40},{'|'.join(f's{j}' for j in rng.choice(3000, 12, replace=False))}\n" for i in range(800)))
     out = tmp_path / "catalog"
     cmd = [sys.executable, "-m", "playlistgen.importers", "files", "--songs", str(songs), "--playlists",
-           str(tmp_path / "playlists.csv"), "--output", str(out), "--collab-dim", "16"]
+           str(tmp_path / "playlists.csv"), "--output", str(out), "--collab-dim", "16", "--params",
+           str(Path(__file__).resolve().parent.parent / "params.yaml")]
     kill_after(cmd, tmp_path, seconds)
     if out.exists():
         assert check_outputs(out) == []

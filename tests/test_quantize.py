@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import adjusted_rand_score
 
-from helpers import planted_clusters
+from helpers import kmeans_args, planted_clusters
 from playlistgen.collisions import collision_report, format_report, size_histogram
 from playlistgen.io import DataError
 from playlistgen.clusters import songs_in_cluster
@@ -11,7 +11,7 @@ from playlistgen.quantize import ResidualCodebooks, train_rq_kmeans
 
 def test_recovers_planted_grouping_at_level_zero():
     x, labels = planted_clusters(n_clusters=8, per_cluster=150)
-    _, codes = train_rq_kmeans(x, num_levels=2, codebook_size=8, iters=25, seed=0, normalize=False)
+    _, codes = train_rq_kmeans(x, 2, 8, **kmeans_args(iters=25))
     assert adjusted_rand_score(labels, codes[:, 0]) > 0.99
 
 
@@ -19,7 +19,7 @@ def test_recovers_planted_grouping_at_level_zero():
 def test_codes_in_range_and_codebooks_used(levels, k):
     rng = np.random.default_rng(1)
     x = rng.normal(size=(3000, 12)).astype(np.float32)
-    books, codes = train_rq_kmeans(x, levels, k, iters=15, seed=3, normalize=False)
+    books, codes = train_rq_kmeans(x, levels, k, **kmeans_args(iters=15, seed=3))
     assert codes.shape == (3000, levels)
     assert codes.min() >= 0 and codes.max() < k
     assert books.codebooks.shape == (levels, k, 12)
@@ -32,14 +32,14 @@ def test_residual_levels_reduce_reconstruction_error():
     x = rng.normal(size=(2000, 8)).astype(np.float32)
     errors = []
     for levels in (1, 2, 3):
-        books, codes = train_rq_kmeans(x, levels, 16, iters=15, seed=0, normalize=False)
+        books, codes = train_rq_kmeans(x, levels, 16, **kmeans_args(iters=15))
         errors.append(float(((x - books.decode(codes)) ** 2).sum(1).mean()))
     assert errors[0] > errors[1] > errors[2]
 
 
 def test_encode_after_save_and_reload_gives_identical_codes(tmp_path):
     x, _ = planted_clusters(seed=4)
-    books, codes = train_rq_kmeans(x, 3, 16, iters=10, seed=5, normalize=True)
+    books, codes = train_rq_kmeans(x, 3, 16, **kmeans_args(iters=10, seed=5, normalize=True))
     books.save(tmp_path / "codebooks.safetensors")
     reloaded = ResidualCodebooks.load(tmp_path / "codebooks.safetensors")
     assert reloaded.normalize is True
@@ -49,19 +49,19 @@ def test_encode_after_save_and_reload_gives_identical_codes(tmp_path):
 def test_same_seed_same_codes_other_seed_differs():
     rng = np.random.default_rng(3)
     x = rng.normal(size=(1500, 10)).astype(np.float32)
-    _, a = train_rq_kmeans(x, 2, 16, iters=10, seed=11, normalize=False)
-    _, b = train_rq_kmeans(x, 2, 16, iters=10, seed=11, normalize=False)
-    _, c = train_rq_kmeans(x, 2, 16, iters=10, seed=12, normalize=False)
+    _, a = train_rq_kmeans(x, 2, 16, **kmeans_args(iters=10, seed=11))
+    _, b = train_rq_kmeans(x, 2, 16, **kmeans_args(iters=10, seed=11))
+    _, c = train_rq_kmeans(x, 2, 16, **kmeans_args(iters=10, seed=12))
     np.testing.assert_array_equal(a, b)
     assert (a != c).any()
 
 
 def test_balanced_assignment_caps_songs_per_code():
     x, _ = planted_clusters(n_clusters=4, per_cluster=300, seed=6)  # 4 real blobs, 8 codes: capped codes must share
-    _, codes = train_rq_kmeans(x, 1, 8, iters=10, seed=0, normalize=False, max_songs_per_code=160)
+    _, codes = train_rq_kmeans(x, 1, 8, **kmeans_args(iters=10, max_songs_per_code=160))
     assert np.bincount(codes[:, 0], minlength=8).max() <= 160
     with pytest.raises(DataError, match="cannot hold"):
-        train_rq_kmeans(x, 1, 8, iters=5, seed=0, normalize=False, max_songs_per_code=10)
+        train_rq_kmeans(x, 1, 8, **kmeans_args(iters=5, max_songs_per_code=10))
 
 
 def test_encode_rejects_wrong_dimension_and_nan():
@@ -76,7 +76,7 @@ def test_encode_rejects_wrong_dimension_and_nan():
 
 def test_too_few_vectors_for_codebook():
     with pytest.raises(DataError, match="lower quantize.codebook_size"):
-        train_rq_kmeans(np.ones((5, 3), dtype=np.float32), 1, 8, iters=3, seed=0, normalize=False)
+        train_rq_kmeans(np.ones((5, 3), dtype=np.float32), 1, 8, **kmeans_args(iters=3))
 
 
 def test_cluster_index_and_collision_report():
@@ -96,8 +96,8 @@ def test_cluster_index_and_collision_report():
 
 def test_progressive_dimension_kmeans_recovers_planted_blobs_in_high_dimension():
     x, labels = planted_clusters(n_clusters=8, per_cluster=150, dim=300, spread=0.3, seed=9)
-    books, codes = train_rq_kmeans(x, 2, 8, iters=20, seed=0, normalize=False, progressive_steps=4,
-                                   progressive_min_dim=256)
+    books, codes = train_rq_kmeans(x, 2, 8, **kmeans_args(iters=20, progressive_steps=4,
+                                                                   progressive_min_dim=256))
     assert adjusted_rand_score(labels, codes[:, 0]) > 0.99
     np.testing.assert_array_equal(books.encode(x), codes)
 
@@ -112,7 +112,7 @@ def test_float_rounding_moves_few_songs_between_clusters():
     runs = []
     for eps in (0.0, 1e-6):
         xx = (x * (1 + eps * rng.standard_normal(x.shape))).astype(np.float32)
-        books, codes = train_rq_kmeans(xx, 3, 16, 25, 1234, True, 1024, 64, None, tol=1e-4)
+        books, codes = train_rq_kmeans(xx, 3, 16, **kmeans_args(seed=1234, normalize=True))
         prepared = books.prepare(xx).numpy()
         runs.append((np.asarray(codes), float(((prepared - books.decode(codes)) ** 2).sum(1).mean())))
     (a, mse_a), (b, mse_b) = runs
