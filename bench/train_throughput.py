@@ -60,7 +60,7 @@ def load_data(n: int):
     return encode_examples(examples, tokenizer, vocab, 24), tokenizer, vocab, source
 
 
-H100_SHAPE = {"d_model": 256, "num_layers": 4, "num_decoder_layers": 4, "num_heads": 4, "d_kv": 64, "d_ff": 1024,
+H100_SHAPE = {"d_model": 256, "num_layers": 4, "num_heads": 4,  # per head 64, feed-forward 1,024
               "vocab": 8192, "source_tokens": 16, "target_tokens": 80, "batch_size": 1024}
 
 
@@ -74,8 +74,8 @@ def fixed_shape_data(n: int, shape: dict):
 
 
 def new_model(vocab_size: int, pad_id: int, eos_id: int, t: dict, device):
-    return build_model(vocab_size, pad_id, eos_id, t["d_model"], t["num_layers"], t["num_decoder_layers"],
-                       t["num_heads"], t["d_kv"], t["d_ff"], t["dropout"], 0).to(device)
+    return build_model(vocab_size, pad_id, eos_id, d_model=t["d_model"], num_layers=t["num_layers"],
+                       num_heads=t["num_heads"], dropout=t["dropout"], seed=0).to(device)
 
 
 def count_tokens(batch) -> int:

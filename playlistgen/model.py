@@ -48,15 +48,19 @@ class TitleT5(T5ForConditionalGeneration):
                                past_key_values=past_key_values, labels=labels, **kwargs)
 
 
-def build_model(vocab_size: int, pad_id: int, eos_id: int, d_model: int, num_layers: int, num_decoder_layers: int,
-                num_heads: int, d_kv: int, d_ff: int, dropout: float, seed: int,
-                title_state_dim: int = 0) -> TitleT5:
-    if num_decoder_layers != num_layers:
-        # transformers 5.x sizes the generation cache of encoder-decoder models from the encoder's layer count.
-        raise ValueError(f"train.num_decoder_layers ({num_decoder_layers}) must equal train.num_layers ({num_layers}).")
+FF_MULTIPLIER = 4  # d_ff = 4 x d_model, as T5 and most transformers size their feed-forward layers
+
+
+def build_model(vocab_size: int, pad_id: int, eos_id: int, *, d_model: int, num_layers: int, num_heads: int,
+                dropout: float, seed: int, title_state_dim: int = 0) -> TitleT5:
+    """A T5 of `num_layers` encoder and as many decoder layers (transformers 5 sizes the generation cache of an
+    encoder-decoder model by the encoder's layer count), per-head size d_model / num_heads and d_ff
+    FF_MULTIPLIER x d_model: the derived sizes are computed here, not configured."""
+    if d_model % num_heads:
+        raise ValueError(f"train.d_model ({d_model}) must be a multiple of train.num_heads ({num_heads}).")
     config = T5Config(
-        vocab_size=vocab_size, d_model=d_model, d_kv=d_kv, d_ff=d_ff, num_layers=num_layers,
-        num_decoder_layers=num_decoder_layers, num_heads=num_heads, dropout_rate=dropout,
+        vocab_size=vocab_size, d_model=d_model, d_kv=d_model // num_heads, d_ff=FF_MULTIPLIER * d_model,
+        num_layers=num_layers, num_decoder_layers=num_layers, num_heads=num_heads, dropout_rate=dropout,
         feed_forward_proj="gated-gelu",  # T5 v1.1 FFN: better than ReLU at this size
         tie_word_embeddings=False,
         pad_token_id=pad_id, eos_token_id=eos_id, decoder_start_token_id=pad_id,

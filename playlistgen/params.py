@@ -165,11 +165,8 @@ RULES: dict[str, Check] = {
     "train.compile": boolean,
     "train.loader_workers": integer(0, auto=True),
     "train.d_model": integer(8),
-    "train.d_kv": integer(1),
-    "train.d_ff": integer(1),
     "train.num_heads": integer(1),
     "train.num_layers": integer(1),
-    "train.num_decoder_layers": integer(1),
     "train.dropout": share(),
     "train.max_source_tokens": integer(2, 512),
     "train.batch_size": integer(1),
@@ -245,9 +242,9 @@ def validate(params: Any) -> dict:
     if c["val_share"] + c["test_share"] >= 1:
         _fail("corpus.val_share + corpus.test_share", c["val_share"] + c["test_share"],
               "shares summing below 1 (the rest is training data)")
-    if t["num_decoder_layers"] != t["num_layers"]:
-        _fail("train.num_decoder_layers", t["num_decoder_layers"],
-              f"train.num_layers ({t['num_layers']}): transformers sizes the generation cache by the encoder's layers")
+    if t["d_model"] % t["num_heads"]:
+        _fail("train.d_model", t["d_model"], f"a multiple of train.num_heads ({t['num_heads']}): each head gets "
+              "d_model / num_heads dimensions")
     if d["primary_share"] + d["secondary_share"] > 1:
         _fail("data.primary_share + data.secondary_share", d["primary_share"] + d["secondary_share"],
               "shares summing to at most 1")

@@ -47,8 +47,8 @@ def run_training(params: dict) -> dict | None:
         train_extra, val_extra = retrieval.for_training(), retrieval.token_ids([e.title for e in val_examples])
     train_data = encode_examples(train_examples, tokenizer, vocab, p["max_source_tokens"], title_encoder, train_extra)
     val_data = encode_examples(val_examples, tokenizer, vocab, p["max_source_tokens"], title_encoder, val_extra)
-    model = build_model(len(tokenizer), vocab.pad_id, vocab.eos_id, p["d_model"], p["num_layers"],
-                        p["num_decoder_layers"], p["num_heads"], p["d_kv"], p["d_ff"], p["dropout"], base["seed"],
+    model = build_model(len(tokenizer), vocab.pad_id, vocab.eos_id, d_model=p["d_model"], num_layers=p["num_layers"],
+                        num_heads=p["num_heads"], dropout=p["dropout"], seed=base["seed"],
                         title_state_dim=STATE_DIM if title_encoder else 0)
     if p["compile"]:
         model = torch.compile(model)  # worth it on GPUs; on CPU compile time outweighs the gain at this size

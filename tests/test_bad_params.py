@@ -37,7 +37,7 @@ CASES = [
     ("train.lr", float("nan"), "train.lr"),
     ("train.lr", float("inf"), "train.lr"),
     ("train.dropout", 1.0, "train.dropout"),
-    ("train.num_decoder_layers", 3, "train.num_layers"),
+    ("train.d_model", 130, "a multiple of train.num_heads"),
     ("train.mixed_precision", "fp8", "auto | no | bf16 | fp16"),
     ("train.num_processes", 0, "or auto"),
     ("train.loader_workers", "many", "or auto"),

@@ -12,8 +12,8 @@ CLUSTERS = ["0-1", "0-3", "2-2", "3-0", "3-1"]
 def setup():
     tok = train_tokenizer(["rainy piano", "深夜学习", "gym rock"] * 10, vocab_size=200, num_levels=2, codebook_size=4)
     vocab = CodeVocab.from_tokenizer(tok, 2, 4)
-    model = build_model(len(tok), vocab.pad_id, vocab.eos_id, d_model=32, num_layers=1, num_decoder_layers=1,
-                        num_heads=2, d_kv=16, d_ff=64, dropout=0.0, seed=0)
+    model = build_model(len(tok), vocab.pad_id, vocab.eos_id, d_model=32, num_layers=1, num_heads=2, dropout=0.0,
+                        seed=0)
     return tok, vocab, model
 
 

@@ -31,8 +31,8 @@ def test_unknown_scripts_still_reach_the_model_through_bpe(encoder):
 
 
 def test_title_states_change_the_output_and_survive_save_load(tmp_path):
-    model = build_model(60, 0, 1, d_model=32, num_layers=1, num_decoder_layers=1, num_heads=2, d_kv=16, d_ff=64,
-                        dropout=0.0, seed=0, title_state_dim=STATE_DIM).eval()
+    model = build_model(60, 0, 1, d_model=32, num_layers=1, num_heads=2, dropout=0.0, seed=0,
+                        title_state_dim=STATE_DIM).eval()
     ids = torch.tensor([[5, 6, 1], [7, 1, 0]])
     mask = (ids != 0).long()
     states, states_mask = pad_states([np.ones((4, STATE_DIM), np.float32), np.zeros((2, STATE_DIM), np.float32)])

@@ -46,8 +46,8 @@ def tiny_run(titles: dict, copies: int, d_model: int, **config):
     tok = train_tokenizer(list(titles), vocab_size=100, num_levels=2, codebook_size=3)
     vocab = CodeVocab.from_tokenizer(tok, 2, 3)
     data = encode_examples(examples, tok, vocab, max_source_tokens=16)
-    model = build_model(len(tok), vocab.pad_id, vocab.eos_id, d_model=d_model, num_layers=1, num_decoder_layers=1,
-                        num_heads=2, d_kv=d_model // 2, d_ff=2 * d_model, dropout=0.0, seed=0)
+    model = build_model(len(tok), vocab.pad_id, vocab.eos_id, d_model=d_model, num_layers=1, num_heads=2, dropout=0.0,
+                        seed=0)
     cfg = TrainConfig(**{"lr": 5e-3, "weight_decay": 0.0, "warmup_share": 0.1, "schedule": "cosine",
                          "min_lr_ratio": 0.1, "grad_accum": 1, "clip_grad_norm": 1.0, "log_every": 5, "seed": 0,
                          **config})
@@ -68,17 +68,17 @@ def test_training_learns_title_to_cluster_mapping(tmp_path):
 def test_model_is_built_from_config_with_tied_embeddings():
     # In transformers 5, T5Config(tie_word_embeddings=False) keeps the weights tied and only turns off the
     # d_model**-0.5 rescaling of decoder outputs, which trains better here; this pins that behaviour.
-    model = build_model(100, 0, 1, d_model=32, num_layers=1, num_decoder_layers=1, num_heads=2, d_kv=16, d_ff=64,
-                        dropout=0.0, seed=0)
+    model = build_model(100, 0, 1, d_model=32, num_layers=1, num_heads=2, dropout=0.0, seed=0)
     assert model.lm_head.weight.data_ptr() == model.shared.weight.data_ptr()
     assert model.config.scale_decoder_outputs is False
-    again = build_model(100, 0, 1, d_model=32, num_layers=1, num_decoder_layers=1, num_heads=2, d_kv=16, d_ff=64,
-                        dropout=0.0, seed=0)
+    again = build_model(100, 0, 1, d_model=32, num_layers=1, num_heads=2, dropout=0.0, seed=0)
     assert torch.equal(model.shared.weight, again.shared.weight)  # seeded
+    c = model.config  # the derived sizes: as many decoder layers, d_model / heads per head, 4 x d_model
+    assert (c.num_decoder_layers, c.d_kv, c.d_ff) == (1, 16, 128)
     import pytest
 
-    with pytest.raises(ValueError, match="must equal train.num_layers"):
-        build_model(100, 0, 1, 32, 1, 2, 2, 16, 64, 0.0, 0)
+    with pytest.raises(ValueError, match="must be a multiple of train.num_heads"):
+        build_model(100, 0, 1, d_model=30, num_layers=1, num_heads=4, dropout=0.0, seed=0)
 
 
 def test_small_data_gets_min_steps_and_a_warning(tmp_path, caplog):
@@ -97,8 +97,7 @@ def test_small_data_gets_min_steps_and_a_warning(tmp_path, caplog):
 def test_training_loss_smooths_labels_and_drops_decoder_inputs():
     from playlistgen.train import training_loss
 
-    model = build_model(20, 0, 1, d_model=16, num_layers=1, num_decoder_layers=1, num_heads=2, d_kv=8, d_ff=32,
-                        dropout=0.0, seed=0)
+    model = build_model(20, 0, 1, d_model=16, num_layers=1, num_heads=2, dropout=0.0, seed=0)
     batch = {"input_ids": torch.tensor([[5, 1]]), "attention_mask": torch.tensor([[1, 1]]),
              "labels": torch.tensor([[7, 8, 1]])}
     base = dict(epochs=1, batch_size=1, lr=1e-3, weight_decay=0.0, warmup_share=0.1, schedule="cosine",
