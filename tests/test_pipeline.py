@@ -25,8 +25,14 @@ def test_every_stage_writes_its_outputs(tiny_project):
     metrics = json.loads((tiny_project / "metrics/evaluate.json").read_text())
     assert {"model", "popularity", "title_knn", "decoding"} <= set(metrics)
     assert metrics["decoding"]["constrained_invalid_rate"] == 0.0
-    for method in ("model", "popularity", "title_knn", "title_knn_dense"):
+    for method in ("model", "model_knn", "popularity", "title_knn", "title_knn_dense"):
         assert 0.0 <= metrics[method]["expansion_f1"] <= 1.0
+    # model_knn keeps the model's clusters and is measured against the baselines only, never against the model
+    assert metrics["model_knn"]["cluster_f1"] == metrics["model"]["cluster_f1"]
+    for key in ("ci95", "ci95_model_knn"):
+        assert {v["baseline"] for v in metrics[key].values()}.isdisjoint({"model", "model_knn"})
+    assert "ci95_model_knn" in json.loads((tiny_project / "metrics/evaluate_val.json").read_text())
+    assert set(metrics["sampled"]) >= {"sampled_precision", "sampled_length", "resample_jaccard"}
 
 
 def test_second_repro_does_nothing_and_outputs_are_deterministic(tiny_project):
