@@ -15,6 +15,9 @@ Requests that arrive together are decoded together: a MicroBatcher collects them
 until `max_batch` are waiting) and runs one batched generate per (length, beams, temperature) group in a single
 worker thread, so throughput grows with load while one lone request waits only max_wait_ms. Bad requests get a 4xx
 JSON body {"error": ..., "field": ...}; nothing a client sends stops the server.
+
+About 300 lines because the request models, the batcher and the routes share one generator and one error shape;
+the page itself is in page.py, the output formats in formats.py.
 """
 from __future__ import annotations
 
