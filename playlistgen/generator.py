@@ -238,11 +238,13 @@ class PlaylistGenerator:
             scorer = lambda ids: self.profiles.scores(query, ids)  # noqa: E731
         return self.index.ranked_songs(clusters, limit, self.ranking_weights, scorer, self.title_weight,
                                        float(self.decode_defaults.get("cluster_rank_discount", 1.0)),
-                                       self.neighbour_songs(title), self.fusion_weight)
+                                       self.neighbour_songs(title), self.fusion_weight,
+                                   float(self.decode_defaults.get("draw_sharpness", 1.0)))  # 1: bundles before it
 
     def title_aware_weights(self, title: str, song_ids, popularity_weighted: bool = False) -> dict[str, float]:
-        """song -> ranking weight x exp(title_ranking x cos(title, song's title profile)) x the kNN fusion factor,
-        the order the evaluate stage scores (ClusterIndex.ranked_songs), scaled so the largest is 1; with
+        """song -> (ranking weight x exp(title_ranking x cos(title, song's title profile)) x the kNN fusion
+        factor)^draw_sharpness: the order the evaluate stage scores (ClusterIndex.ranked_songs), sharpened for a
+        proportional draw, scaled so the largest is 1; with
         `popularity_weighted` the catalog's popularity replaces the ranking weight."""
         from .recommend import title_aware_weights
 

@@ -205,6 +205,7 @@ RULES: dict[str, Check] = {
     "evaluate.title_ranking": number(0),
     "evaluate.cluster_rank_discount": number(0, 4),
     "evaluate.knn_fusion": number(0, 10),
+    "evaluate.draw_sharpness": number(0.1, 10),
     "evaluate.bootstrap_resamples": integer(1),
     "evaluate.length_buckets": int_list(1),
     "export.bundle_dir": text,

@@ -51,17 +51,19 @@ class SongTitleProfiles:
 
 
 def title_aware_weights(profiles: SongTitleProfiles, query: np.ndarray, song_ids, title_weight: float,
-                        base_weights: dict[str, float], neighbours: dict[str, float] | None = None,
-                        fusion_weight: float = 0.0) -> dict[str, float]:
-    """song -> base weight x exp(title_weight x cos(title, song's title profile)) (x the kNN fusion factor with
-    `neighbours`), the order ClusterIndex.ranked_songs gives within a cluster, scaled so the largest is 1: what a
-    sampled playlist draws each cluster's song by."""
+                        base_weights: dict[str, float], neighbours: dict[str, float] | None, fusion_weight: float,
+                        sharpness: float) -> dict[str, float]:
+    """What a sampled playlist draws each cluster's song by: (base weight x exp(title_weight x cos(title, song's
+    title profile)) x the kNN fusion factor with `neighbours`)^sharpness, scaled so the largest is 1. Without the
+    power it is the score ClusterIndex.ranked_songs orders by; the power (evaluate.draw_sharpness) makes a
+    proportional draw favour the top of that order as a ranked list does."""
     song_ids = list(song_ids)
-    logits = title_weight * profiles.scores(query, song_ids)
+    log_w = title_weight * profiles.scores(query, song_ids)
     base = np.array([max(base_weights.get(s, 0.0), 1e-6) for s in song_ids])
     if neighbours and fusion_weight:
         base = base * np.array(fusion_factors(neighbours, song_ids, fusion_weight))
-    w = base * np.exp(logits - logits.max(initial=0.0))
+    log_w = sharpness * (log_w + np.log(base))
+    w = np.exp(log_w - log_w.max(initial=0.0)) if len(song_ids) else log_w
     return dict(zip(song_ids, (w / max(w.max(initial=0.0), 1e-300)).tolist()))
 
 

@@ -70,7 +70,8 @@ class Answerer:
         neighbours = ([songs for songs, _ in self.neighbours.neighbour_scores(titles)]
                       if self.neighbours is not None else [None] * len(titles))
         return lambda i, ids: title_aware_weights(self.profiles, queries[i], ids, self.p["title_ranking"],
-                                                  self.weights, neighbours[i], self.p["knn_fusion"])
+                                                  self.weights, neighbours[i], self.p["knn_fusion"],
+                                                  self.p["draw_sharpness"])
 
 
 def intervals(recs: dict, examples: list[Example], index: ClusterIndex, p: dict, seed: int) -> dict:

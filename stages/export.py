@@ -33,6 +33,7 @@ def main(params: dict) -> None:
                          "title_ranking": ev["title_ranking"], "title_encoder": params["train"]["title_encoder"],
                          "cluster_rank_discount": ev["cluster_rank_discount"], "knn_fusion": ev["knn_fusion"],
                          "knn_neighbours": ev["knn_neighbours"], "knn_ngram": ev["knn_ngram"],
+                         "draw_sharpness": ev["draw_sharpness"],
                          "max_source_tokens": params["train"]["max_source_tokens"]},
         params={k: params[k] for k in ("quantize", "corpus", "train")},
         data_dir=base["raw_dir"],

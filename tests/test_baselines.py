@@ -65,6 +65,17 @@ def test_song_title_profiles_and_title_aware_order():
     assert recs[0].songs == aware and recs[0].clusters == ["0-0", "3-0"]
     catalog = TitleProfileBaseline(profiles, weights, 5.0, _FixedEncoder(query), INDEX)
     assert catalog.recommend(["anything"], [2], 2)[0].songs == ["f", "g"]
+    # the draw weights: the ranking score, scaled to a largest of 1, raised to the sharpness
+    from playlistgen.recommend import title_aware_weights
+
+    plain_draw = title_aware_weights(profiles, query, ["a", "f"], 5.0, weights, None, 0.0, 1.0)
+    cos_a = 0.4 / np.hypot(0.8, 0.4)
+    expected = 2.0 * np.exp(5.0 * cos_a) / np.exp(5.0)  # a relative to f (weight 1, cos 1)
+    assert plain_draw["f"] == pytest.approx(1.0) and plain_draw["a"] == pytest.approx(expected, rel=1e-5)
+    sharp = title_aware_weights(profiles, query, ["a", "f"], 5.0, weights, None, 0.0, 3.0)
+    assert sharp["a"] == pytest.approx(expected ** 3, rel=1e-5)
+    fused = title_aware_weights(profiles, query, ["a", "f"], 5.0, weights, {"a": 1.0}, 1.0, 1.0)
+    assert fused["a"] / fused["f"] == pytest.approx(expected * 11.0, rel=1e-5)  # (1 + 10 x 1/1)^1
 
 
 class _FixedEncoder:

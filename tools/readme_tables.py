@@ -122,7 +122,12 @@ def main(argv=None) -> int:
     if unknown:
         print(f"README.md: unknown table {unknown[0]!r}; known: {', '.join(TABLES)}", file=sys.stderr)
         return 2
-    new = render(text)
+    try:
+        new = render(text)
+    except FileNotFoundError as e:
+        print(f"{e.filename}: missing; run dvc repro (and python bench/realdev.py for realdev.json) first.",
+              file=sys.stderr)
+        return 2
     if args.check:
         if new != text:
             print("README.md tables differ from metrics/; run python tools/readme_tables.py", file=sys.stderr)
