@@ -238,8 +238,7 @@ class PlaylistGenerator:
             scorer = lambda ids: self.profiles.scores(query, ids)  # noqa: E731
         return self.index.ranked_songs(clusters, limit, self.ranking_weights, scorer, self.title_weight,
                                        float(self.decode_defaults.get("cluster_rank_discount", 1.0)),
-                                       self.neighbour_songs(title), self.fusion_weight,
-                                   float(self.decode_defaults.get("draw_sharpness", 1.0)))  # 1: bundles before it
+                                       self.neighbour_songs(title), self.fusion_weight)
 
     def title_aware_weights(self, title: str, song_ids, popularity_weighted: bool = False) -> dict[str, float]:
         """song -> (ranking weight x exp(title_ranking x cos(title, song's title profile)) x the kNN fusion
@@ -251,7 +250,8 @@ class PlaylistGenerator:
         query = self.title_encoder.sentence_vectors([clean_title(title)])[0]
         return title_aware_weights(self.profiles, query, song_ids, self.title_weight,
                                    self.popularity if popularity_weighted else self.ranking_weights,
-                                   self.neighbour_songs(title), self.fusion_weight)
+                                   self.neighbour_songs(title), self.fusion_weight,
+                                   float(self.decode_defaults.get("draw_sharpness", 1.0)))  # 1: bundles before it
 
     def cluster_songs(self, key: str) -> list[dict]:
         if key not in self.index.songs_in_cluster:

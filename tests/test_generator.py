@@ -111,6 +111,7 @@ def test_generate_playlist_decodes_and_ranks_as_the_evaluate_stage_scores(gen, t
     assert rec.clusters(titles) == [gen.generate_clusters(t) for t in titles]
     scored = rec.recommend_all(titles, 20)
     assert params["evaluate"]["knn_fusion"] and gen.fusion_weight == params["evaluate"]["knn_fusion"]
+    assert gen.decode_defaults["draw_sharpness"] == params["evaluate"]["draw_sharpness"]  # the draws evaluate scored
     for i, title in enumerate(titles):  # generate-playlist ranks as model_knn; --no-knn as the model alone
         assert gen.ranked_songs(title, gen.generate_clusters(title), 20)[:5] == scored["model_knn"][i].songs[:5]
     gen.fusion_weight = 0.0
