@@ -32,6 +32,9 @@ class PopularityBaseline:
         return [Recommendation(self.cluster_rank[:n], self.song_rank[:n_songs]) for n in n_clusters]
 
 
+SCORE_CACHE = 20_000  # titles whose neighbour scores a TitleKnnBaseline keeps
+
+
 class TitleKnnBaseline:
     """Songs and clusters of the k training playlists whose titles are most similar (TF-IDF over character
     n-grams, which handles Chinese, casing and misspellings), each scored by the summed cosine similarity. With
@@ -55,7 +58,21 @@ class TitleKnnBaseline:
 
     def neighbour_scores(self, titles: list[str], exclude: list[int] | None = None) -> list[tuple[Counter, Counter]]:
         """Per title (song -> summed similarity, cluster -> summed similarity) over its k most similar training
-        playlists. `exclude`: per title a training row to leave out (a training playlist asking about itself)."""
+        playlists, remembered per title (the evaluate stage asks for the same titles for title_knn, exact_title's
+        fallback, model_knn and the sampled draws; at most SCORE_CACHE titles, so a server's memory stays bounded).
+        `exclude`: per title a training row to leave out (a training playlist asking about itself; not cached).
+        The returned counters are shared: read them, do not change them."""
+        if exclude is not None:
+            return self._neighbour_scores(titles, exclude)
+        cache = self.__dict__.setdefault("_scores", {})
+        todo = [t for t in dict.fromkeys(titles) if t not in cache]
+        if len(cache) + len(todo) > SCORE_CACHE:
+            cache.clear()
+        if todo:
+            cache.update(zip(todo, self._neighbour_scores(todo, None)))
+        return [cache[t] for t in titles]
+
+    def _neighbour_scores(self, titles: list[str], exclude: list[int] | None) -> list[tuple[Counter, Counter]]:
         sims = self.similarities(titles)
         if exclude is not None:
             sims[np.arange(len(titles)), exclude] = -1.0

@@ -81,16 +81,18 @@ def model_recommendations(sequences: list[list[str]], index: ClusterIndex, n_son
 def baseline_recommendations(titles: list[str], n_clusters: list[int], n_songs: int, train: list[Example],
                              index: ClusterIndex, weights: dict[str, float], neighbours: int,
                              ngram: tuple[int, int], dense: bool, profiles=None, title_encoder=None,
-                             title_weight: float = 0.0, tags_of_song: dict | None = None) -> dict[str, list[Recommendation]]:
+                             title_weight: float = 0.0, tags_of_song: dict | None = None,
+                             knn=None) -> dict[str, list[Recommendation]]:
     """Every baseline's answers with the model's cluster budget and candidate catalog: popularity, title TF-IDF
     kNN (clusters size-normalised), dense title kNN (with `dense`), exact-title lookup with TF-IDF kNN fallback,
     the tag-match shortcut detector (with `tags_of_song`), and with `profiles` the title-profile retrieval (the
-    model's own song order over the whole catalog)."""
+    model's own song order over the whole catalog). `knn`: a TitleKnnBaseline already built with these settings
+    and the cluster sizes (the evaluate stage shares one with model_knn)."""
     from .baselines import (DenseTitleKnnBaseline, ExactTitleBaseline, PopularityBaseline, TagMatchBaseline,
                             TitleKnnBaseline, TitleProfileBaseline)
 
     sizes = {key: len(songs) for key, songs in index.songs_in_cluster.items()}
-    knn = TitleKnnBaseline(train, neighbours, ngram, sizes)
+    knn = knn or TitleKnnBaseline(train, neighbours, ngram, sizes)
     recs = {"popularity": PopularityBaseline(train).recommend(titles, n_clusters, n_songs),
             "title_knn": knn.recommend(titles, n_clusters, n_songs),
             "exact_title": ExactTitleBaseline(train, knn, sizes).recommend(titles, n_clusters, n_songs)}

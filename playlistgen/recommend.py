@@ -63,7 +63,7 @@ def title_aware_weights(profiles: SongTitleProfiles, query: np.ndarray, song_ids
     if neighbours and fusion_weight:
         base = base * np.array(fusion_factors(neighbours, song_ids, fusion_weight))
     log_w = sharpness * (log_w + np.log(base))
-    w = np.exp(log_w - log_w.max(initial=0.0)) if len(song_ids) else log_w
+    w = np.exp(log_w - log_w.max(initial=0.0))
     return dict(zip(song_ids, (w / max(w.max(initial=0.0), 1e-300)).tolist()))
 
 

@@ -31,7 +31,8 @@ class Answerer:
     """Every method's answers for a split's titles, the model's from its decoded cluster sequences."""
 
     def __init__(self, params: dict, train: list[Example], index: ClusterIndex, songs: dict, title_encoder):
-        from .recommend import SongTitleProfiles, title_neighbours
+        from .baselines import TitleKnnBaseline
+        from .recommend import SongTitleProfiles
 
         self.p, self.train, self.index, self.songs, self.encoder = params["evaluate"], train, index, songs, title_encoder
         self.weights = ranking_weights(Counter(s for e in train for s in e.song_ids),
@@ -40,7 +41,9 @@ class Answerer:
         if self.p["title_ranking"]:
             self.profiles = SongTitleProfiles.from_playlists(
                 train, title_encoder.sentence_vectors([e.title for e in train]))
-        self.neighbours = title_neighbours(train, self.p)
+        sizes = {key: len(songs) for key, songs in index.songs_in_cluster.items()}
+        self.knn = TitleKnnBaseline(train, self.p["knn_neighbours"], tuple(self.p["knn_ngram"]), sizes)
+        self.neighbours = self.knn if self.p["knn_fusion"] else None  # model_knn fuses the title_knn baseline's
 
     def answers(self, examples: list[Example], sequences: list[list[str]]) -> dict:
         p = self.p
@@ -57,7 +60,7 @@ class Answerer:
         out.update(baseline_recommendations(
             titles, n_clusters, n_songs, self.train, self.index, self.weights, p["knn_neighbours"],
             tuple(p["knn_ngram"]), p["dense_baseline"], self.profiles, self.encoder, p["title_ranking"],
-            {s: v.tags for s, v in self.songs.items()}))
+            {s: v.tags for s, v in self.songs.items()}, self.knn))
         return out
 
     def draw_weights(self, titles: list[str]):
