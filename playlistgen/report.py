@@ -43,7 +43,7 @@ class Answerer:
                 train, title_encoder.sentence_vectors([e.title for e in train]))
         sizes = {key: len(songs) for key, songs in index.songs_in_cluster.items()}
         self.knn = TitleKnnBaseline(train, self.p["knn_neighbours"], tuple(self.p["knn_ngram"]), sizes)
-        self.neighbours = self.knn if self.p["knn_fusion"] else None  # model_knn fuses the title_knn baseline's
+        self.neighbours = self.knn if self.p["knn_fusion"] else None  # model_knn fuses its neighbour scores
 
     def answers(self, examples: list[Example], sequences: list[list[str]]) -> dict:
         p = self.p
