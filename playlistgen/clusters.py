@@ -31,7 +31,9 @@ class ClusterIndex:
 
     def ranked_songs(self, keys: list[str], limit: int | None = None, popularity: dict[str, float] | None = None,
                      title_scores=None, title_weight: float = 0.0, rank_discount: float = 1.0,
-                     neighbours: dict[str, float] | None = None, fusion_weight: float = 0.0) -> list[str]:
+                     neighbours: dict[str, float] | None = None, fusion_weight: float = 0.0,
+                     cluster_scores: dict[str, float] | None = None, score_power: float = 1.0,
+                     scored_clusters: int = 0) -> list[str]:
         """Songs of the distinct clusters, best first, at most `limit`.
 
         With `popularity`, a song scores its popularity divided by (1 + the rank of its cluster among the generated
@@ -43,11 +45,18 @@ class ClusterIndex:
         not only popularity, orders a cluster's songs. With `neighbours` (song -> its summed title similarity over
         the nearest training titles, baselines.TitleKnnBaseline.neighbour_scores) and `fusion_weight`, the songs of
         those neighbours join the candidates (ranked after the last generated cluster) and every score is
-        multiplied by fusion_factors (the model_knn method). Without any of these, or between equal scores:
-        round-robin, the first song of each cluster in the given order, then the second of each, and so on."""
+        multiplied by fusion_factors (the model_knn method). With `cluster_scores` (cluster -> the model's
+        probability of it, decode.first_cluster_distribution) the songs of the `scored_clusters` likeliest clusters
+        join the candidates too, and the cluster factor is that probability^score_power instead of the rank
+        discount. Without any of these, or between equal scores: round-robin, the first song of each cluster in the
+        given order, then the second of each, and so on."""
         import math
 
-        pools = [self.songs_in_cluster.get(key, []) for key in dict.fromkeys(keys)]
+        keys = list(dict.fromkeys(keys))
+        if cluster_scores is not None:
+            keys += [k for k in sorted(cluster_scores, key=cluster_scores.get, reverse=True)[:scored_clusters]
+                     if k not in keys]
+        pools = [self.songs_in_cluster.get(key, []) for key in keys]
         if neighbours and fusion_weight:
             inside = {s for pool in pools for s in pool}
             pools.append([s for s in neighbours if s not in inside and s in self.cluster_of_song])
@@ -58,6 +67,10 @@ class ClusterIndex:
             boost = [math.exp(title_weight * float(c)) for c in title_scores([s for s, _, _ in entries])]
         if neighbours and fusion_weight:
             boost = [b * f for b, f in zip(boost, fusion_factors(neighbours, [s for s, _, _ in entries], fusion_weight))]
+        if cluster_scores is not None:
+            boost = [b * cluster_scores.get(self.cluster_of_song[s], 0.0) ** score_power
+                     for b, (s, _, _) in zip(boost, entries)]
+            rank_discount = 0.0
         # round-robin is the order (depth in its cluster, cluster rank); the score only comes first
         scored = sorted((-popularity.get(s, 0.0) * b / (1 + rank) ** rank_discount, depth, rank, s)
                         for (s, rank, depth), b in zip(entries, boost))

@@ -240,6 +240,59 @@ def encode_titles(tokenizer, titles: list[str], max_source_tokens: int, device,
     return {"input_ids": input_ids.to(device), "attention_mask": (input_ids != tokenizer.pad_token_id).long().to(device)}
 
 
+def model_inputs(model, tokenizer, titles: list[str], max_source_tokens: int, title_encoder=None,
+                 retrieval=None, encode: bool = False) -> dict:
+    """What generate() or forward() takes for these titles: input_ids and attention_mask, or, for a model that
+    reads pretrained title states (model.TitleT5 with title_proj, which needs the `title_encoder` it was trained
+    with) or with `encode`, encoder_outputs and attention_mask. A model trained with retrieved clusters as input
+    needs its `retrieval` (retrieval.NeighbourClusters)."""
+    device = next(model.parameters()).device
+    extra = retrieval.token_ids(titles) if retrieval is not None else None
+    batch = encode_titles(tokenizer, titles, max_source_tokens, device, extra)
+    states = states_mask = None
+    if getattr(model, "title_proj", None) is not None:
+        if title_encoder is None:
+            raise ValueError("this model reads pretrained title states: pass title_encoder (title_encoder.py).")
+        from .title_encoder import pad_states
+
+        states, states_mask = pad_states(title_encoder.states(titles))
+        states, states_mask = states.to(device), states_mask.to(device)
+    elif not encode:
+        return batch
+    encoder_outputs, mask = model.encode(batch["input_ids"], batch["attention_mask"], states, states_mask)
+    return {"encoder_outputs": encoder_outputs, "attention_mask": mask}
+
+
+@torch.inference_mode()
+def first_cluster_distribution(model, tokenizer, vocab: CodeVocab, cluster_keys: list[str], titles: list[str],
+                               max_source_tokens: int, title_encoder=None, retrieval=None) -> np.ndarray:
+    """P(the first generated cluster is c | title) for every c in `cluster_keys`: (titles, clusters), rows sum to 1.
+
+    Targets list a playlist's clusters most characteristic first (corpus.target_order), so this is the model's
+    belief of which cluster the title is about, over the whole catalog and not only the clusters beam search
+    keeps. One decoder pass per distinct code prefix: every cluster's code tokens are scored under the decoder
+    start token, the product of its levels' probabilities (each level's softmax over that level's codes), then
+    renormalised over the existing clusters as the constrained decoding is."""
+    model.eval()
+    codes = torch.tensor([parse_cluster_key(k) for k in cluster_keys], dtype=torch.long)  # (C, L)
+    levels, size = codes.shape[1], vocab.codebook_size
+    prefixes, row = torch.unique(codes[:, :levels - 1], dim=0, return_inverse=True)      # (P, L-1), (C,)
+    device = next(model.parameters()).device
+    start = torch.full((len(prefixes), 1), vocab.pad_id, dtype=torch.long)
+    decoder_ids = torch.cat([start, (vocab.offset + size * torch.arange(levels - 1) + prefixes)], 1).to(device)
+    batch = model_inputs(model, tokenizer, titles, max_source_tokens, title_encoder, retrieval, encode=True)
+    hidden, mask = batch["encoder_outputs"].last_hidden_state, batch["attention_mask"]
+    n, p = len(titles), len(prefixes)
+    logits = model(encoder_outputs=(hidden.repeat_interleave(p, 0),), attention_mask=mask.repeat_interleave(p, 0),
+                   decoder_input_ids=decoder_ids.repeat(n, 1)).logits.float().view(n, p, levels, -1)
+    log_p = torch.zeros((n, len(cluster_keys)), device=logits.device)
+    for level in range(levels):  # each level: the softmax over its own code tokens, read at the cluster's prefix
+        lo = vocab.offset + size * level
+        level_log_p = torch.log_softmax(logits[:, :, level, lo:lo + size], -1)           # (n, P, K)
+        log_p += level_log_p[:, row.to(device), codes[:, level].to(device)]
+    return torch.softmax(log_p, -1).cpu().numpy()
+
+
 @torch.inference_mode()
 def generate_clusters(model, tokenizer, vocab: CodeVocab, constraint: ClusterConstraint | None, titles: list[str],
                       cfg: DecodeConfig, max_source_tokens: int, num_return_sequences: int = 1,
@@ -252,18 +305,7 @@ def generate_clusters(model, tokenizer, vocab: CodeVocab, constraint: ClusterCon
     retrieved clusters as input needs its `retrieval` (retrieval.NeighbourClusters).
     """
     model.eval()
-    device = next(model.parameters()).device
-    extra = retrieval.token_ids(titles) if retrieval is not None else None
-    batch = encode_titles(tokenizer, titles, max_source_tokens, device, extra)
-    if getattr(model, "title_proj", None) is not None:
-        if title_encoder is None:
-            raise ValueError("this model reads pretrained title states: pass title_encoder (title_encoder.py).")
-        from .title_encoder import pad_states
-
-        states, states_mask = pad_states(title_encoder.states(titles))
-        encoder_outputs, mask = model.encode(batch["input_ids"], batch["attention_mask"], states.to(device),
-                                             states_mask.to(device))
-        batch = {"encoder_outputs": encoder_outputs, "attention_mask": mask}
+    batch = model_inputs(model, tokenizer, titles, max_source_tokens, title_encoder, retrieval)
     processors = LogitsProcessorList([constraint] if cfg.constrained and constraint is not None else [])
     if generator_seed is not None:
         torch.manual_seed(generator_seed)

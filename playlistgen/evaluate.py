@@ -63,18 +63,23 @@ def intervals_vs_best_baseline(rows: dict[str, list[dict]], metrics: list[str], 
 def model_recommendations(sequences: list[list[str]], index: ClusterIndex, n_songs: int,
                           weights: dict[str, float], profiles=None, queries=None,
                           title_weight: float = 0.0, rank_discount: float = 1.0, neighbours=None,
-                          fusion_weight: float = 0.0) -> list[Recommendation]:
+                          fusion_weight: float = 0.0, distributions=None, score_power: float = 0.0,
+                          scored_clusters: int = 0) -> list[Recommendation]:
     """The model's clusters (distinct, generated order) and its top `n_songs` songs (ClusterIndex.ranked_songs):
     `weights` (ranking_weights) divided by (1 + the rank of the song's cluster)^rank_discount, and with `profiles`
     and the titles' sentence vectors `queries`, multiplied by exp(title_weight x cos(title, song profile)). With
-    `neighbours` (per title, song -> title-kNN score) and `fusion_weight`: the model_knn method."""
+    `neighbours` (per title, song -> title-kNN score) and `fusion_weight`: the model_knn method. With
+    `distributions` (per title, cluster -> the model's probability, decode.first_cluster_distribution) and `score_power` > 0,
+    the probability^score_power replaces the rank discount and the `scored_clusters` likeliest clusters join."""
     from .clusters import distinct
     out = []
     for i, seq in enumerate(sequences):
         scorer = (lambda ids, q=queries[i]: profiles.scores(q, ids)) if profiles is not None else None
+        scores = distributions[i] if distributions is not None and score_power else None
         out.append(Recommendation(distinct(seq), index.ranked_songs(
             seq, n_songs, weights, scorer, title_weight, rank_discount,
-            neighbours[i] if neighbours is not None else None, fusion_weight)))
+            neighbours[i] if neighbours is not None else None, fusion_weight, scores, score_power,
+            scored_clusters)))
     return out
 
 
@@ -167,23 +172,31 @@ def length_bucket(n_songs: int, edges: list[int]) -> str:
 
 
 def decode_all(model, tokenizer, vocab, constraint, titles, cfg, max_source_tokens, batch_size, accelerator,
-               title_encoder=None, retrieval=None):
-    """Generate for all titles, sharded across processes; returns (sequences in input order, invalid, total)."""
+               title_encoder=None, retrieval=None, cluster_keys: list[str] | None = None):
+    """Generate for all titles, sharded across processes; returns (sequences in input order, invalid, total,
+    distributions): with `cluster_keys`, distributions[i] is title i's cluster -> the model's probability of it as
+    the first cluster (decode.first_cluster_distribution), else None."""
     from accelerate.utils import gather_object
 
-    from .decode import generate_clusters
+    from .decode import first_cluster_distribution, generate_clusters
 
     with accelerator.split_between_processes(list(enumerate(titles))) as shard:
         local, invalid, total = [], 0, 0
         for start in range(0, len(shard), batch_size):
             chunk = shard[start:start + batch_size]
-            seqs, bad, n = generate_clusters(model, tokenizer, vocab, constraint, [t for _, t in chunk], cfg,
+            chunk_titles = [t for _, t in chunk]
+            seqs, bad, n = generate_clusters(model, tokenizer, vocab, constraint, chunk_titles, cfg,
                                              max_source_tokens, title_encoder=title_encoder, retrieval=retrieval)
-            local += [(i, s[0]) for (i, _), s in zip(chunk, seqs)]
+            probs = (first_cluster_distribution(model, tokenizer, vocab, cluster_keys, chunk_titles,
+                                                max_source_tokens, title_encoder, retrieval)
+                     if cluster_keys is not None else [None] * len(chunk))
+            local += [(i, s[0], p) for (i, _), s, p in zip(chunk, seqs, probs)]
             invalid, total = invalid + bad, total + n
-    gathered = sorted(gather_object(local))
+    gathered = sorted(gather_object(local), key=lambda row: row[0])
     counts = gather_object([(invalid, total)])
-    return [s for _, s in gathered], sum(c[0] for c in counts), sum(c[1] for c in counts)
+    distributions = (None if cluster_keys is None else
+                     [dict(zip(cluster_keys, p.tolist())) for _, _, p in gathered])
+    return [s for _, s, _ in gathered], sum(c[0] for c in counts), sum(c[1] for c in counts), distributions
 
 
 def format_samples(test, sequences, index, songs, count, seed) -> str:

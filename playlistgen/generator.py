@@ -228,17 +228,34 @@ class PlaylistGenerator:
             return None
         return self.neighbours.neighbour_scores([clean_title(title)])[0][0]
 
+    def cluster_distribution(self, title: str) -> dict[str, float] | None:
+        """cluster -> the model's probability of it as the title's first cluster
+        (decode.first_cluster_distribution), or None when the bundle does not rank by it (cluster_score_power 0,
+        or a bundle exported before it)."""
+        from .decode import first_cluster_distribution
+
+        if not float(self.decode_defaults.get("cluster_score_power", 0.0)):
+            return None
+        keys = list(self.index.songs_in_cluster)
+        encoder = self.title_encoder if getattr(self.model, "title_proj", None) is not None else None
+        probs = first_cluster_distribution(self.model, self.tokenizer, self.vocab, keys, [self.prepare_title(title)],
+                                           self.max_source_tokens, encoder, self.retrieval)[0]
+        return dict(zip(keys, probs.tolist()))
+
     def ranked_songs(self, title: str, clusters: list[str], limit: int) -> list[str]:
-        """The songs in the order the evaluate stage scores (ClusterIndex.ranked_songs): training-playlist weight /
-        (1 + cluster rank), times exp(title_ranking x cos(title, song profile)), times the kNN fusion factor with
-        the nearest training titles' songs added (model_knn; the generated clusters alone without it)."""
+        """The songs in the order the evaluate stage scores (ClusterIndex.ranked_songs): training-playlist weight
+        times P(the song's cluster | title)^cluster_score_power (or / (1 + cluster rank) in bundles without it),
+        times exp(title_ranking x cos(title, song profile)), times the kNN fusion factor with the nearest training
+        titles' songs added (model_knn; the model alone without it)."""
         scorer = None
         if self.profiles is not None:
             query = self.title_encoder.sentence_vectors([clean_title(title)])[0]
             scorer = lambda ids: self.profiles.scores(query, ids)  # noqa: E731
+        d = self.decode_defaults
         return self.index.ranked_songs(clusters, limit, self.ranking_weights, scorer, self.title_weight,
-                                       float(self.decode_defaults.get("cluster_rank_discount", 1.0)),
-                                       self.neighbour_songs(title), self.fusion_weight)
+                                       float(d.get("cluster_rank_discount", 1.0)), self.neighbour_songs(title),
+                                       self.fusion_weight, self.cluster_distribution(title),
+                                       float(d.get("cluster_score_power", 0.0)), int(d.get("scored_clusters", 0)))
 
     def title_aware_weights(self, title: str, song_ids, popularity_weighted: bool = False) -> dict[str, float]:
         """song -> (ranking weight x exp(title_ranking x cos(title, song's title profile)) x the kNN fusion

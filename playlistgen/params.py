@@ -204,6 +204,8 @@ RULES: dict[str, Check] = {
     "evaluate.samples_shown": integer(0),
     "evaluate.title_ranking": number(0),
     "evaluate.cluster_rank_discount": number(0, 4),
+    "evaluate.cluster_score_power": number(0, 10),
+    "evaluate.scored_clusters": integer(0),
     "evaluate.knn_fusion": number(0, 10),
     "evaluate.draw_sharpness": number(0.1, 10),
     "evaluate.bootstrap_resamples": integer(1),

@@ -71,7 +71,8 @@ class Recommender:
     def __init__(self, model, tokenizer, vocab, index: ClusterIndex, decode: DecodeConfig, max_source_tokens: int,
                  weights: dict[str, float], title_encoder=None, profiles: SongTitleProfiles | None = None,
                  title_weight: float = 0.0, max_repeats: int | None = 1, batch_size: int = 64, train=None,
-                 retrieval=None, rank_discount: float = 1.0, neighbours=None, fusion_weight: float = 0.0):
+                 retrieval=None, rank_discount: float = 1.0, neighbours=None, fusion_weight: float = 0.0,
+                 score_power: float = 0.0, scored_clusters: int = 0):
         self.model, self.tokenizer, self.vocab, self.index = model, tokenizer, vocab, index
         self.decode, self.max_source_tokens, self.weights = decode, max_source_tokens, weights
         self.title_encoder, self.profiles, self.title_weight = title_encoder, profiles, title_weight
@@ -83,6 +84,7 @@ class Recommender:
         self.rank_discount = rank_discount  # evaluate.cluster_rank_discount
         self.neighbours = neighbours  # baselines.TitleKnnBaseline over the training titles, for model_knn
         self.fusion_weight = fusion_weight  # evaluate.knn_fusion
+        self.score_power, self.scored_clusters = score_power, scored_clusters  # evaluate.cluster_score_power, ...
 
     @classmethod
     def from_work_dir(cls, work: Path, raw_dir, params: dict) -> "Recommender":
@@ -112,7 +114,8 @@ class Recommender:
         return cls(model, tokenizer, vocab, index, cfg, t["max_source_tokens"], weights,
                    encoder if getattr(model, "title_proj", None) is not None or profiles else None, profiles,
                    e.get("title_ranking", 0.0), policy.max_repeats, e["batch_size"], train, retrieval,
-                   e["cluster_rank_discount"], title_neighbours(train, e), e["knn_fusion"])
+                   e["cluster_rank_discount"], title_neighbours(train, e), e["knn_fusion"],
+                   e["cluster_score_power"], e["scored_clusters"])
 
     @staticmethod
     def retrieval_for(model_dir: Path, train, index: ClusterIndex, vocab):
@@ -134,6 +137,20 @@ class Recommender:
             out += [s[0] for s in seqs]
         return out
 
+    def distributions(self, titles: list[str]) -> list[dict[str, float]] | None:
+        """Per title, cluster -> the model's probability of it as the first cluster
+        (decode.first_cluster_distribution), or None when evaluate.cluster_score_power is 0."""
+        from .decode import first_cluster_distribution
+
+        if not self.score_power:
+            return None
+        keys = list(self.index.songs_in_cluster)
+        encoder = self.title_encoder if getattr(self.model, "title_proj", None) is not None else None
+        return [dict(zip(keys, row.tolist())) for start in range(0, len(titles), self.batch_size)
+                for row in first_cluster_distribution(self.model, self.tokenizer, self.vocab, keys,
+                                                      titles[start:start + self.batch_size], self.max_source_tokens,
+                                                      encoder, self.retrieval)]
+
     def recommend_all(self, titles: list[str], k: int) -> dict[str, list[Recommendation]]:
         """{"model": each title's generated clusters and top-k songs, and with evaluate.knn_fusion "model_knn": the
         same clusters with the nearest training titles' songs fused in}, ordered as the evaluate stage orders them."""
@@ -141,13 +158,15 @@ class Recommender:
 
         queries = self.title_encoder.sentence_vectors(titles) if self.profiles is not None else None
         clusters = self.clusters(titles)
+        scoring = dict(distributions=self.distributions(titles), score_power=self.score_power,
+                       scored_clusters=self.scored_clusters)
         out = {"model": model_recommendations(clusters, self.index, k, self.weights, self.profiles, queries,
-                                              self.title_weight, self.rank_discount)}
+                                              self.title_weight, self.rank_discount, **scoring)}
         if self.neighbours is not None and self.fusion_weight:
             neighbours = [songs for songs, _ in self.neighbours.neighbour_scores(titles)]
             out["model_knn"] = model_recommendations(clusters, self.index, k, self.weights, self.profiles, queries,
                                                      self.title_weight, self.rank_discount, neighbours,
-                                                     self.fusion_weight)
+                                                     self.fusion_weight, **scoring)
         return out
 
 

@@ -45,7 +45,8 @@ class Answerer:
         self.knn = TitleKnnBaseline(train, self.p["knn_neighbours"], tuple(self.p["knn_ngram"]), sizes)
         self.neighbours = self.knn if self.p["knn_fusion"] else None  # model_knn fuses its neighbour scores
 
-    def answers(self, examples: list[Example], sequences: list[list[str]]) -> dict:
+    def answers(self, examples: list[Example], sequences: list[list[str]], distributions=None) -> dict:
+        """`distributions`: per title, cluster -> the model's probability (decode_all with cluster_keys)."""
         p = self.p
         titles = [e.title for e in examples]
         queries = self.encoder.sentence_vectors(titles) if self.profiles is not None else None
@@ -53,10 +54,12 @@ class Answerer:
         n_songs = max(p["ks"])
         shared = (self.index, n_songs, self.weights, self.profiles, queries, p["title_ranking"],
                   p["cluster_rank_discount"])
-        out = {"model": model_recommendations(sequences, *shared)}
+        scoring = dict(distributions=distributions, score_power=p["cluster_score_power"],
+                       scored_clusters=p["scored_clusters"])
+        out = {"model": model_recommendations(sequences, *shared, **scoring)}
         if self.neighbours is not None:
             neighbours = [songs for songs, _ in self.neighbours.neighbour_scores(titles)]
-            out["model_knn"] = model_recommendations(sequences, *shared, neighbours, p["knn_fusion"])
+            out["model_knn"] = model_recommendations(sequences, *shared, neighbours, p["knn_fusion"], **scoring)
         out.update(baseline_recommendations(
             titles, n_clusters, n_songs, self.train, self.index, self.weights, p["knn_neighbours"],
             tuple(p["knn_ngram"]), p["dense_baseline"], self.profiles, self.encoder, p["title_ranking"],
@@ -148,29 +151,32 @@ def evaluate(params: dict, accelerator) -> Evaluation | None:
                                    policy.max_repeats)
     retrieval = Recommender.retrieval_for(work / "train" / "model", train, index, vocab)
 
+    keys = list(index.songs_in_cluster) if p["cluster_score_power"] else None  # the model's cluster distribution
+
     def decode(batch_titles, constrained=True):
         return decode_all(model, tokenizer, vocab, constraint if constrained else None, batch_titles,
                           cfg if constrained else replace(cfg, constrained=False), max_source, p["batch_size"],
-                          accelerator, title_encoder if reads_states else None, retrieval)
+                          accelerator, title_encoder if reads_states else None, retrieval,
+                          keys if constrained else None)
 
     t0 = time.perf_counter()
     torch.manual_seed(base["seed"])  # sampling mode draws from the global generator
-    sequences, invalid, total = decode(titles)
+    sequences, invalid, total, distributions = decode(titles)
     seconds = time.perf_counter() - t0
-    free_seqs, free_bad, free_total = decode(titles[: p["unconstrained_sample"]], constrained=False)
-    val_sequences, _, _ = decode([e.title for e in val])
+    free_seqs, free_bad, free_total, _ = decode(titles[: p["unconstrained_sample"]], constrained=False)
+    val_sequences, _, _, val_distributions = decode([e.title for e in val])
     if not accelerator.is_main_process:
         return None
 
     answerer = Answerer(params, train, index, songs, title_encoder)
-    recs = answerer.answers(test, sequences)
+    recs = answerer.answers(test, sequences, distributions)
     results = {name: score(r, test, index, p["ks"], len(songs)) for name, r in recs.items()}
     for name, r in recs.items():  # title sensitivity: a model that ignores the title gives everyone one list
         distinct_share, commonest_share = top_list_diversity([x.songs for x in r], 10)
         results[name].update(distinct_top10_share=round(distinct_share, 4),
                              most_common_top10_share=round(commonest_share, 4))
     results.update(intervals(recs, test, index, p, base["seed"]))
-    val_recs = answerer.answers(val, val_sequences)  # where choices are made (params.yaml cites these numbers)
+    val_recs = answerer.answers(val, val_sequences, val_distributions)  # where choices are made (params.yaml cites these numbers)
     validation = {name: {m: v for m, v in score(r, val, index, p["ks"], len(songs)).items() if m in HEADLINE}
                   for name, r in val_recs.items()}
     validation.update(intervals(val_recs, val, index, p, base["seed"]), val_playlists=len(val))

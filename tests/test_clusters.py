@@ -71,3 +71,18 @@ def test_rank_discount_sets_how_much_the_cluster_order_counts():
     assert INDEX.ranked_songs(["0-1", "2-2"], 3, popularity, rank_discount=2.0) == ["a", "b", "e"]
     # no discount: the cluster order only breaks ties
     assert INDEX.ranked_songs(["2-2", "0-1"], 3, popularity, rank_discount=0.0) == ["e", "f", "a"]
+
+
+def test_cluster_scores_replace_the_rank_discount_and_bring_the_likeliest_clusters_in():
+    popularity = {"a": 10, "b": 9, "c": 1, "d": 4, "e": 3, "f": 0}
+    scores = {"0-1": 0.1, "1-0": 0.6, "2-2": 0.3}
+    # generated: 2-2 only; scored_clusters 1 adds 1-0 (the likeliest), not 0-1
+    # power 1: e 3 x 0.3 = 0.9, f 0, d 4 x 0.6 = 2.4 (no rank discount)
+    assert INDEX.ranked_songs(["2-2"], popularity=popularity, cluster_scores=scores, score_power=1.0,
+                              scored_clusters=1) == ["d", "e", "f"]
+    # all clusters: a 10 x 0.1 = 1, b 0.9, c 0.1 join; power 2: d 1.44, e 0.27, a 0.1, b 0.09, c 0.01
+    assert INDEX.ranked_songs(["2-2"], popularity=popularity, cluster_scores=scores, score_power=2.0,
+                              scored_clusters=3) == ["d", "e", "a", "b", "c", "f"]
+    # power 1 with a kNN neighbour: c's factor (1 + 10 x 1 / 1) = 11 -> 1.1, above a's 1.0
+    assert INDEX.ranked_songs(["2-2"], 3, popularity, neighbours={"c": 1.0}, fusion_weight=1.0,
+                              cluster_scores=scores, score_power=1.0, scored_clusters=3) == ["d", "c", "a"]

@@ -104,3 +104,28 @@ def test_decode_policy_cluster_range_overrides_and_checks():
                 {"max_repeats": 0}):
         with pytest.raises(DataError):
             DecodePolicy.from_params({**block, **bad})
+
+
+def test_first_cluster_distribution_is_the_constrained_first_step_of_decoding(setup):
+    """Each cluster's probability is what greedy decoding's first step gives its codes, renormalised over the
+    existing clusters; rows sum to 1 and a title's row does not depend on the other titles in the batch."""
+    from playlistgen.decode import first_cluster_distribution, model_inputs
+
+    tok, vocab, model = setup
+    titles = ["rainy piano", "深夜学习 夜", "x"]
+    probs = first_cluster_distribution(model, tok, vocab, CLUSTERS, titles, 16)
+    assert probs.shape == (3, len(CLUSTERS)) and abs(probs.sum(1) - 1).max() < 1e-5
+    batch = model_inputs(model, tok, titles, 16)
+    expected = []
+    with torch.no_grad():
+        for key in CLUSTERS:
+            first, second = vocab.cluster_to_ids(key)
+            decoder = torch.tensor([[vocab.pad_id, first]] * len(titles))
+            logits = model(**batch, decoder_input_ids=decoder).logits
+            level0 = torch.log_softmax(logits[:, 0, vocab.offset:vocab.offset + 4], -1)[:, first - vocab.offset]
+            level1 = torch.log_softmax(logits[:, 1, vocab.offset + 4:vocab.offset + 8], -1)[:, second - vocab.offset - 4]
+            expected.append((level0 + level1).exp())
+    expected = torch.stack(expected, 1)
+    assert torch.allclose(torch.from_numpy(probs), expected / expected.sum(1, keepdim=True), atol=1e-5)
+    alone = first_cluster_distribution(model, tok, vocab, CLUSTERS, titles[1:2], 16)
+    assert abs(alone[0] - probs[1]).max() < 1e-5
