@@ -47,8 +47,9 @@ def interactive(gen, args) -> None:
             print("type a title first")
             continue
         try:
-            tracks = gen.generate(title, n=n, beams=args.beams, temperature=args.temperature,
-                                  popularity_weighted=args.popularity_weighted)
+            tracks = (gen.ranked_playlist(title, n, beams=args.beams) if args.ranked else
+                      gen.generate(title, n=n, beams=args.beams, temperature=args.temperature,
+                                   popularity_weighted=args.popularity_weighted))
         except ValueError as e:
             print(f"error: {printable(e)}")
             continue
@@ -67,6 +68,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--beams", type=int, default=None, help="beam width (default: the bundle's)")
     parser.add_argument("--temperature", type=float, default=None, help="sample clusters at this temperature instead of beam search")
     parser.add_argument("--popularity-weighted", action="store_true", help="pick songs within a cluster by popularity")
+    parser.add_argument("--ranked", action="store_true",
+                        help="the top songs as the evaluate stage ranks them (its NDCG scores this list), the same "
+                             "each time, instead of one song drawn per generated cluster")
     parser.add_argument("--no-knn", action="store_true",
                         help="the generative model alone: leave the nearest training titles' songs out of the order "
                              "(model, not model_knn)")
@@ -86,6 +90,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"-n must be from 1 to {MAX_SONGS}")
     if args.beams is not None and not 1 <= args.beams <= MAX_BEAMS:
         parser.error(f"--beams must be from 1 to {MAX_BEAMS}")
+    if args.ranked and (args.temperature is not None or args.popularity_weighted):
+        parser.error("--ranked is the deterministic ranked list: leave out --temperature and --popularity-weighted")
     if args.temperature is not None and not 0 < args.temperature <= MAX_TEMPERATURE:
         parser.error(f"--temperature must be above 0 and at most {MAX_TEMPERATURE:g} (e.g. 0.7; leave it out for "
                      "beam search)")
@@ -108,8 +114,11 @@ def generate_command(args) -> int:
     if args.interactive or args.title is None:
         interactive(gen, args)
         return 0
-    tracks = gen.generate(args.title, n=args.n, seed=args.seed, beams=args.beams, temperature=args.temperature,
-                          popularity_weighted=args.popularity_weighted)
+    if args.ranked:
+        tracks = gen.ranked_playlist(args.title, args.n, beams=args.beams)
+    else:
+        tracks = gen.generate(args.title, n=args.n, seed=args.seed, beams=args.beams, temperature=args.temperature,
+                              popularity_weighted=args.popularity_weighted)
     print(render(tracks, args.format, args.title))
     sys.stdout.flush()  # a closed pipe shows here, inside guarded
     return 0
@@ -142,7 +151,8 @@ def batch_command(gen, args) -> int:
                 print(json.dumps({"title": title, "error": "the title is empty"}, ensure_ascii=False))
                 continue
             seed = None if args.seed is None else args.seed + start + i
-            tracks = gen.playlist_from_clusters(title, clusters[i], n, seed, args.popularity_weighted)
+            tracks = (gen.ranked_playlist(title, n, clusters[i]) if args.ranked else
+                      gen.playlist_from_clusters(title, clusters[i], n, seed, args.popularity_weighted))
             if fmt == "jsonl":
                 print(json.dumps({"title": title, "tracks": [t.to_json() for t in tracks]}, ensure_ascii=False))
             else:

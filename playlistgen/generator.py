@@ -221,6 +221,16 @@ class PlaylistGenerator:
         return [Track(i + 1, s, self.songs[s]["title"], self.songs[s]["artist"], k, self.songs[s].get("tags"))
                 for i, (s, k) in enumerate(picked[:n])]
 
+    def ranked_playlist(self, title: str, n: int | None = None, clusters: list[str] | None = None,
+                        beams: int | None = None) -> list[Track]:
+        """The top `n` songs as the evaluate stage ranks them (ranked_songs: what its NDCG and R-precision score),
+        not one song drawn per cluster: the same title always gives the same list. `clusters`: already generated
+        ones (else decoded here)."""
+        n = n or self.policy.playlist_length
+        clusters = clusters if clusters is not None else self.generate_clusters(title, n, beams)
+        return [Track(i + 1, s, self.songs[s]["title"], self.songs[s]["artist"], self.index.cluster_of_song[s],
+                      self.songs[s].get("tags")) for i, s in enumerate(self.ranked_songs(title, clusters, n))]
+
     def neighbour_songs(self, title: str) -> dict[str, float] | None:
         """song -> summed similarity over the training titles nearest `title` (model_knn), or None when the bundle
         does not fuse them (evaluate.knn_fusion 0) or `fusion_weight` was set to 0 (`--no-knn`)."""

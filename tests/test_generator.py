@@ -61,6 +61,34 @@ def test_cli_formats_and_errors(tiny_project, capsys):
     assert "not a playlistgen bundle" in capsys.readouterr().err
 
 
+def test_ranked_playlist_is_the_list_the_evaluate_stage_scores(gen, tiny_project, capsys, tmp_path):
+    """--ranked: the top songs of ranked_songs (the model's cluster distribution in the order), the same every
+    call, one JSON line per title in --titles-file mode; it refuses the sampling options."""
+    import json
+
+    import yaml
+
+    params = yaml.safe_load((tiny_project / "params.yaml").read_text())
+    assert params["evaluate"]["cluster_score_power"] and gen.cluster_distribution("x") is not None
+    title = "rainy sunday piano"
+    tracks = gen.ranked_playlist(title, 8)
+    ids = [t.song_id for t in tracks]
+    assert ids == gen.ranked_songs(title, gen.generate_clusters(title, 8), 8) and len(set(ids)) == 8
+    assert all(t.song_id in gen.index.songs_in_cluster[t.cluster] for t in tracks)
+    bundle = str(tiny_project / "data/bundle")
+    for _ in range(2):
+        assert cli_main([title, "-n", "8", "--ranked", "--format", "jsonl", "--bundle", bundle]) == 0
+        assert [t["song_id"] for t in json.loads(capsys.readouterr().out)["tracks"]] == ids
+    titles = tmp_path / "titles.txt"
+    titles.write_text(f"{title}\n   \n深夜学习\n", encoding="utf-8")
+    assert cli_main(["--titles-file", str(titles), "-n", "8", "--ranked", "--format", "jsonl", "--bundle", bundle]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [t["song_id"] for t in rows[0]["tracks"]] == ids and "error" in rows[1] and len(rows[2]["tracks"]) == 8
+    with pytest.raises(SystemExit):
+        cli_main([title, "--ranked", "--temperature", "0.7", "--bundle", bundle])
+    assert "--ranked is the deterministic ranked list" in capsys.readouterr().err
+
+
 def test_missing_bundle_is_a_data_error(tmp_path):
     with pytest.raises(DataError, match="not a playlistgen bundle"):
         PlaylistGenerator(tmp_path)
