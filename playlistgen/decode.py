@@ -263,6 +263,9 @@ def model_inputs(model, tokenizer, titles: list[str], max_source_tokens: int, ti
     return {"encoder_outputs": encoder_outputs, "attention_mask": mask}
 
 
+DISTRIBUTION_ROWS = 4096  # decoder rows (titles x code prefixes) per pass of first_cluster_distribution
+
+
 @torch.inference_mode()
 def first_cluster_distribution(model, tokenizer, vocab: CodeVocab, cluster_keys: list[str], titles: list[str],
                                max_source_tokens: int, title_encoder=None, retrieval=None) -> np.ndarray:
@@ -280,17 +283,23 @@ def first_cluster_distribution(model, tokenizer, vocab: CodeVocab, cluster_keys:
     device = next(model.parameters()).device
     start = torch.full((len(prefixes), 1), vocab.pad_id, dtype=torch.long)
     decoder_ids = torch.cat([start, (vocab.offset + size * torch.arange(levels - 1) + prefixes)], 1).to(device)
-    batch = model_inputs(model, tokenizer, titles, max_source_tokens, title_encoder, retrieval, encode=True)
-    hidden, mask = batch["encoder_outputs"].last_hidden_state, batch["attention_mask"]
-    n, p = len(titles), len(prefixes)
-    logits = model(encoder_outputs=(hidden.repeat_interleave(p, 0),), attention_mask=mask.repeat_interleave(p, 0),
-                   decoder_input_ids=decoder_ids.repeat(n, 1)).logits.float().view(n, p, levels, -1)
-    log_p = torch.zeros((n, len(cluster_keys)), device=logits.device)
-    for level in range(levels):  # each level: the softmax over its own code tokens, read at the cluster's prefix
-        lo = vocab.offset + size * level
-        level_log_p = torch.log_softmax(logits[:, :, level, lo:lo + size], -1)           # (n, P, K)
-        log_p += level_log_p[:, row.to(device), codes[:, level].to(device)]
-    return torch.softmax(log_p, -1).cpu().numpy()
+    p = len(prefixes)
+    step = max(1, DISTRIBUTION_ROWS // p)  # titles per pass: memory stays bounded for large codebooks
+    out = []
+    for start in range(0, len(titles), step):
+        chunk = titles[start:start + step]
+        batch = model_inputs(model, tokenizer, chunk, max_source_tokens, title_encoder, retrieval, encode=True)
+        hidden, mask = batch["encoder_outputs"].last_hidden_state, batch["attention_mask"]
+        n = len(chunk)
+        logits = model(encoder_outputs=(hidden.repeat_interleave(p, 0),), attention_mask=mask.repeat_interleave(p, 0),
+                       decoder_input_ids=decoder_ids.repeat(n, 1)).logits.float().view(n, p, levels, -1)
+        log_p = torch.zeros((n, len(cluster_keys)), device=logits.device)
+        for level in range(levels):  # each level: the softmax over its own code tokens, read at the cluster's prefix
+            lo = vocab.offset + size * level
+            level_log_p = torch.log_softmax(logits[:, :, level, lo:lo + size], -1)       # (n, P, K)
+            log_p += level_log_p[:, row.to(device), codes[:, level].to(device)]
+        out.append(torch.softmax(log_p, -1).cpu().numpy())
+    return np.concatenate(out) if out else np.zeros((0, len(cluster_keys)), dtype=np.float32)
 
 
 @torch.inference_mode()

@@ -46,6 +46,8 @@ class PlaylistRequest(BaseModel):
     seed: int | None = Field(None, ge=0, le=2**32 - 1, description="repeatable draw; none = a fresh one")
     temperature: float | None = Field(None, gt=0, le=100, description="sample clusters instead of beam search")
     beams: int | None = Field(None, ge=1, le=16, description="beam width (default: the bundle's)")
+    ranked: bool = Field(False, description="the top n of the ranked list the evaluate stage scores, the same each "
+                                            "time, instead of one song drawn per generated cluster")
     format: str = Field("json", pattern="^(json|m3u|csv)$")
 
 
@@ -208,10 +210,12 @@ def create_app(bundle: str | Path, max_batch: int = 32, max_wait_ms: float = 10.
             out.append({"cluster": key, "size": len(songs), "tags": [t for t, _ in tags.most_common(4)]})
         return out
 
-    def respond(title: str, clusters: list[str], n: int, seed: int | None, fmt: str):
-        """Draw the songs (on the decode thread: the title encoder is not shared across threads) and format."""
+    def respond(title: str, clusters: list[str], n: int, seed: int | None, fmt: str, ranked: bool = False):
+        """Draw (or with `ranked`, rank) the songs on the decode thread (the title encoder and the model are not
+        shared across threads) and format."""
         seed = seed if seed is not None else int(time.time_ns() % (2**32))
-        tracks = gen.playlist_from_clusters(title, clusters, n, seed)
+        tracks = (gen.ranked_playlist(title, n, clusters) if ranked else
+                  gen.playlist_from_clusters(title, clusters, n, seed))
         if fmt != "json":
             media = "audio/x-mpegurl" if fmt == "m3u" else "text/csv"
             return Response(render(tracks, fmt, title) + "\n", media_type=f"{media}; charset=utf-8",
@@ -226,7 +230,8 @@ def create_app(bundle: str | Path, max_batch: int = 32, max_wait_ms: float = 10.
             return error(422, str(e), "title")
         n = req.n or gen.policy.playlist_length
         return await batcher.clusters(title, n, req.beams, req.temperature, req.seed,
-                                      finish=lambda clusters: respond(title, clusters, n, req.seed, req.format))
+                                      finish=lambda clusters: respond(title, clusters, n, req.seed, req.format,
+                                                                      req.ranked))
 
     async def on_worker(fn, *args):
         return await asyncio.get_running_loop().run_in_executor(batcher.worker, fn, *args)
@@ -240,10 +245,10 @@ def create_app(bundle: str | Path, max_batch: int = 32, max_wait_ms: float = 10.
                            n: int | None = Query(None, ge=1, le=MAX_SONGS),
                            seed: int | None = Query(None, ge=0, le=2**32 - 1),
                            temperature: float | None = Query(None, gt=0, le=100),
-                           beams: int | None = Query(None, ge=1, le=16),
+                           beams: int | None = Query(None, ge=1, le=16), ranked: bool = Query(False),
                            format: str = Query("json", pattern="^(json|m3u|csv)$")):
         return await playlist(PlaylistRequest(title=title, n=n, seed=seed, temperature=temperature, beams=beams,
-                                              format=format))
+                                              ranked=ranked, format=format))
 
     @app.post("/api/reroll", summary="new songs from the same clusters")
     async def reroll(req: RerollRequest):

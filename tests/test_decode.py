@@ -129,3 +129,15 @@ def test_first_cluster_distribution_is_the_constrained_first_step_of_decoding(se
     assert torch.allclose(torch.from_numpy(probs), expected / expected.sum(1, keepdim=True), atol=1e-5)
     alone = first_cluster_distribution(model, tok, vocab, CLUSTERS, titles[1:2], 16)
     assert abs(alone[0] - probs[1]).max() < 1e-5
+
+
+def test_first_cluster_distribution_in_bounded_passes(setup, monkeypatch):
+    """Titles x code prefixes are cut into passes of DISTRIBUTION_ROWS decoder rows: the same numbers."""
+    from playlistgen import decode
+
+    tok, vocab, model = setup
+    titles = ["rainy piano", "gym rock", "x", "深夜学习"]
+    whole = decode.first_cluster_distribution(model, tok, vocab, CLUSTERS, titles, 16)
+    monkeypatch.setattr(decode, "DISTRIBUTION_ROWS", 3)  # 3 prefixes (0, 2, 3): one title per pass
+    assert abs(decode.first_cluster_distribution(model, tok, vocab, CLUSTERS, titles, 16) - whole).max() < 1e-5
+    assert decode.first_cluster_distribution(model, tok, vocab, CLUSTERS, [], 16).shape == (0, len(CLUSTERS))

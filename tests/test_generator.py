@@ -80,7 +80,7 @@ def test_ranked_playlist_is_the_list_the_evaluate_stage_scores(gen, tiny_project
         assert cli_main([title, "-n", "8", "--ranked", "--format", "jsonl", "--bundle", bundle]) == 0
         assert [t["song_id"] for t in json.loads(capsys.readouterr().out)["tracks"]] == ids
     titles = tmp_path / "titles.txt"
-    titles.write_text(f"{title}\n   \n深夜学习\n", encoding="utf-8")
+    titles.write_text(f"{title}\n\x07\n深夜学习\n", encoding="utf-8")  # the second is empty once cleaned
     assert cli_main(["--titles-file", str(titles), "-n", "8", "--ranked", "--format", "jsonl", "--bundle", bundle]) == 0
     rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [t["song_id"] for t in rows[0]["tracks"]] == ids and "error" in rows[1] and len(rows[2]["tracks"]) == 8

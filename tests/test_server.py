@@ -53,6 +53,14 @@ def test_playlist_reroll_clusters_and_formats(client, gen):
     assert "openapi" in client.get("/openapi.json").json()
 
 
+def test_ranked_playlist_is_the_generators_ranked_list(client, gen):
+    body = client.post("/api/playlist", json={"title": "rainy sunday piano", "n": 8, "ranked": True}).json()
+    ids = [t["song_id"] for t in body["tracks"]]
+    assert ids == [t.song_id for t in gen.ranked_playlist("rainy sunday piano", 8)]
+    again = client.get("/api/playlist", params={"title": "rainy sunday piano", "n": 8, "ranked": "true"}).json()
+    assert [t["song_id"] for t in again["tracks"]] == ids  # no seed needed: the ranked list does not vary
+
+
 def test_batch_endpoint_gives_one_playlist_per_title(client):
     body = client.post("/api/batch", json={"titles": ["rain", "gym rock", "深夜学习"], "n": 5, "seed": 1}).json()
     assert [p["title"] for p in body["playlists"]] == ["rain", "gym rock", "深夜学习"]
