@@ -248,7 +248,8 @@ class PlaylistGenerator:
             return None
         keys = list(self.index.songs_in_cluster)
         encoder = self.title_encoder if getattr(self.model, "title_proj", None) is not None else None
-        probs = first_cluster_distribution(self.model, self.tokenizer, self.vocab, keys, [self.prepare_title(title)],
+        title = clean_title(title[:MAX_TITLE_CHARS])  # as prepare_title reads it, without repeating its warnings
+        probs = first_cluster_distribution(self.model, self.tokenizer, self.vocab, keys, [title],
                                            self.max_source_tokens, encoder, self.retrieval)[0]
         return dict(zip(keys, probs.tolist()))
 
