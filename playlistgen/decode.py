@@ -281,8 +281,8 @@ def first_cluster_distribution(model, tokenizer, vocab: CodeVocab, cluster_keys:
     levels, size = codes.shape[1], vocab.codebook_size
     prefixes, row = torch.unique(codes[:, :levels - 1], dim=0, return_inverse=True)      # (P, L-1), (C,)
     device = next(model.parameters()).device
-    start = torch.full((len(prefixes), 1), vocab.pad_id, dtype=torch.long)
-    decoder_ids = torch.cat([start, (vocab.offset + size * torch.arange(levels - 1) + prefixes)], 1).to(device)
+    decoder_start = torch.full((len(prefixes), 1), vocab.pad_id, dtype=torch.long)
+    decoder_ids = torch.cat([decoder_start, vocab.offset + size * torch.arange(levels - 1) + prefixes], 1).to(device)
     p = len(prefixes)
     step = max(1, DISTRIBUTION_ROWS // p)  # titles per pass: memory stays bounded for large codebooks
     out = []

@@ -69,8 +69,9 @@ def model_recommendations(sequences: list[list[str]], index: ClusterIndex, n_son
     `weights` (ranking_weights) divided by (1 + the rank of the song's cluster)^rank_discount, and with `profiles`
     and the titles' sentence vectors `queries`, multiplied by exp(title_weight x cos(title, song profile)). With
     `neighbours` (per title, song -> title-kNN score) and `fusion_weight`: the model_knn method. With
-    `distributions` (per title, cluster -> the model's probability, decode.first_cluster_distribution) and `score_power` > 0,
-    the probability^score_power replaces the rank discount and the `scored_clusters` likeliest clusters join."""
+    `distributions` (per title, cluster -> the model's probability, decode.first_cluster_distribution) and
+    `score_power` > 0, the probability^score_power replaces the rank discount and the `scored_clusters` likeliest
+    clusters join the candidates."""
     from .clusters import distinct
     out = []
     for i, seq in enumerate(sequences):
