@@ -33,14 +33,19 @@ def per_playlist(songs: list[str], truth: list[str], label: dict, genre_of: dict
     }
 
 
-def score_methods(answers: dict[str, list[list[str]]], truths: list[list[str]], playlist_labels: list[dict],
-                  genre_of: dict, subgenre_of: dict, cluster_of_song: dict, k: int, resamples: int, seed: int,
-                  reference: str = "title_knn") -> dict:
-    """Per method the mean of each metric, distinct_top10_share and most_common_top10_share; per compared method
-    a paired bootstrap 95% interval of (method - reference) for each headline metric."""
-    rows = {name: [per_playlist(songs, truth, label, genre_of, subgenre_of, cluster_of_song, k)
+def playlist_rows(answers: dict[str, list[list[str]]], truths: list[list[str]], playlist_labels: list[dict],
+                  genre_of: dict, subgenre_of: dict, cluster_of_song: dict, k: int) -> dict[str, list[dict]]:
+    """Per method, each evaluated playlist's metrics (per_playlist), in the order of `truths`."""
+    return {name: [per_playlist(songs, truth, label, genre_of, subgenre_of, cluster_of_song, k)
                    for songs, truth, label in zip(lists, truths, playlist_labels)]
             for name, lists in answers.items()}
+
+
+def summarise(rows: dict[str, list[dict]], answers: dict[str, list[list[str]]], resamples: int, seed: int,
+              reference: str = "title_knn") -> dict:
+    """Per method the mean of each metric, distinct_top10_share and most_common_top10_share; per compared method
+    a paired bootstrap 95% interval of (method - reference) for each headline metric. `rows` may pool the
+    playlists of several splits (pooled): the intervals then resample all of them."""
     methods = {}
     for name, per in rows.items():
         methods[name] = {metric: round(mean([r[metric] for r in per]), 4) for metric in per[0]}
@@ -52,3 +57,22 @@ def score_methods(answers: dict[str, list[list[str]]], truths: list[list[str]], 
                         for metric in rows[name][0]}
                  for name in rows if name != reference and name != "popularity"}
     return {"methods": methods, f"ci95_vs_{reference}": intervals}
+
+
+def score_methods(answers: dict[str, list[list[str]]], truths: list[list[str]], playlist_labels: list[dict],
+                  genre_of: dict, subgenre_of: dict, cluster_of_song: dict, k: int, resamples: int, seed: int,
+                  reference: str = "title_knn") -> dict:
+    """summarise of one split's playlist_rows."""
+    rows = playlist_rows(answers, truths, playlist_labels, genre_of, subgenre_of, cluster_of_song, k)
+    return summarise(rows, answers, resamples, seed, reference)
+
+
+def pooled(splits: list[tuple[dict[str, list[dict]], dict[str, list[list[str]]]]], resamples: int, seed: int,
+           reference: str = "title_knn") -> dict:
+    """summarise over the playlists of several splits together: `splits` holds each split's (playlist_rows,
+    answers). Each split scores its playlists against its own training playlists' labels; pooling only gives the
+    mean and the interval more playlists (bench/realdev.py --seeds)."""
+    names = [name for name in splits[0][0] if all(name in rows for rows, _ in splits)]
+    rows = {name: [r for split_rows, _ in splits for r in split_rows[name]] for name in names}
+    answers = {name: [a for _, split_answers in splits for a in split_answers[name]] for name in names}
+    return summarise(rows, answers, resamples, seed, reference)

@@ -89,10 +89,17 @@ def unseen_wording(metrics: Path = ROOT / "metrics" / "evaluate.json") -> str:
 def real_playlists(metrics: Path = ROOT / "metrics" / "realdev.json") -> str:
     """The held-back test part of the real playlists: every method, and model / model_knn − title_knn intervals."""
     r = json.loads(metrics.read_text())
-    methods, cis = r["methods"], r["ci95_vs_title_knn"]
-    head = ["method", "genre@20", "subgenre@20", "NDCG@20", "recall@20", "cluster F1", "distinct top-10"]
+    return real_rows(r, "method", ["model", "model_knn", "title_knn", "exact_title", "title_knn_dense",
+                                   "title_profile", "popularity"])
+
+
+def real_rows(report: dict, first_column: str, names: list[str]) -> str:
+    """Rows of a real-playlist table from a report of playlistgen.realdev.summarise: each named method's metrics,
+    and after model and model_knn their intervals against title_knn."""
+    methods, cis = report["methods"], report["ci95_vs_title_knn"]
+    head = [first_column, "genre@20", "subgenre@20", "NDCG@20", "recall@20", "cluster F1", "distinct top-10"]
     rows = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for name in ["model", "model_knn", "title_knn", "exact_title", "title_knn_dense", "title_profile", "popularity"]:
+    for name in names:
         if name not in methods:
             continue
         v = methods[name]
@@ -104,7 +111,19 @@ def real_playlists(metrics: Path = ROOT / "metrics" / "realdev.json") -> str:
     return "\n".join(rows)
 
 
-TABLES = {"default-results": default_results, "default-ratios": default_ratios, "unseen-wording": unseen_wording, "real-playlists": real_playlists}
+def real_playlists_pooled(metrics: Path = ROOT / "metrics" / "realdev.json") -> str:
+    """The test parts of three splits of the real playlists together (bench/realdev.py --seeds): per method the
+    pooled means and the model / model_knn − title_knn intervals over all their playlists."""
+    r = json.loads(metrics.read_text())
+    if "splits" not in r:
+        raise FileNotFoundError(2, "no pooled splits; run python bench/realdev.py --seeds 7,11", str(metrics))
+    pool = r["splits"]["pooled"]
+    first = f"method (seeds {', '.join(map(str, r['splits']['seeds']))}: {pool['playlists']['test']} test playlists)"
+    return real_rows(pool, first, ["model", "model_knn", "title_knn", "title_profile", "popularity"])
+
+
+TABLES = {"default-results": default_results, "default-ratios": default_ratios, "unseen-wording": unseen_wording,
+          "real-playlists": real_playlists, "real-pooled": real_playlists_pooled}
 BLOCK = re.compile(r"(<!-- table:([\w-]+) -->\n)((?:(?!<!-- ).*\n)*?)(<!-- /table -->)")
 
 

@@ -1,0 +1,70 @@
+"""The real-data check's scoring (playlistgen.realdev) and bench/realdev.py's split seeds, on hand-made playlists."""
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+from playlistgen.corpus import Example
+from playlistgen.realdev import playlist_rows, pooled, score_methods, song_labels, summarise
+
+ROOT = Path(__file__).resolve().parent.parent
+LABELS = {"t1": {"genre": "rock", "subgenre": "hard rock"}, "t2": {"genre": "rock", "subgenre": "classic rock"},
+          "t3": {"genre": "pop", "subgenre": "dance pop"}}
+TRAIN = [Example("t1", "riffs", ["c1"], ["a", "b"]), Example("t2", "oldies", ["c1"], ["b", "c"]),
+         Example("t3", "party", ["c2"], ["c", "d"])]
+CLUSTER = {"a": "c1", "b": "c1", "c": "c2", "d": "c2"}
+
+
+def test_song_labels_take_the_majority_of_the_training_playlists():
+    genre = song_labels(TRAIN, LABELS, "genre")
+    assert genre == {"a": "rock", "b": "rock", "c": "rock", "d": "pop"}  # c: rock and pop tie, first seen wins
+    assert song_labels(TRAIN, LABELS, "subgenre")["b"] == "hard rock"
+
+
+def test_playlist_rows_hand_computed():
+    genre, sub = song_labels(TRAIN, LABELS, "genre"), song_labels(TRAIN, LABELS, "subgenre")
+    answers = {"good": [["a", "b"]], "bad": [["d", "x"]]}
+    rows = playlist_rows(answers, [["a", "c"]], [{"genre": "rock", "subgenre": "hard rock"}], genre, sub, CLUSTER, 2)
+    good, bad = rows["good"][0], rows["bad"][0]
+    assert good["genre@2"] == 1.0 and good["subgenre@2"] == 1.0  # a, b: rock, hard rock
+    assert bad["genre@2"] == 0.0  # d is pop; x has no label and counts as a miss
+    assert good["recall@2"] == 0.5 and bad["recall@2"] == 0.0  # a of {a, c}
+    assert good["cluster_f1"] == pytest.approx(2 / 3)  # answered {c1}, true {c1, c2}
+    assert bad["cluster_f1"] == pytest.approx(2 / 3)  # answered {c2} (x has no cluster)
+
+
+def test_pooled_equals_one_split_holding_all_playlists():
+    genre, sub = song_labels(TRAIN, LABELS, "genre"), song_labels(TRAIN, LABELS, "subgenre")
+    truths = [["a"], ["d"], ["b", "c"]]
+    labels = [{"genre": "rock", "subgenre": "hard rock"}, {"genre": "pop", "subgenre": "dance pop"},
+              {"genre": "rock", "subgenre": "classic rock"}]
+    answers = {"model": [["a", "b"], ["a", "d"], ["c", "d"]], "title_knn": [["d", "c"], ["d", "a"], ["b", "a"]]}
+    whole = score_methods(answers, truths, labels, genre, sub, CLUSTER, 2, 200, 0)
+    parts = []
+    for lo, hi in ((0, 1), (1, 3)):
+        part = {m: lists[lo:hi] for m, lists in answers.items()}
+        parts.append((playlist_rows(part, truths[lo:hi], labels[lo:hi], genre, sub, CLUSTER, 2), part))
+    together = pooled(parts, 200, 0)
+    assert together == whole
+    assert whole["methods"]["model"]["genre@2"] == pytest.approx((1 + 0.5 + 0.5) / 3, abs=1e-4)
+    assert whole["methods"]["title_knn"]["genre@2"] == pytest.approx((0.5 + 0.5 + 1) / 3, abs=1e-4)
+    assert whole["ci95_vs_title_knn"]["model"]["genre@2"]["diff"] == pytest.approx(0.0)
+    assert "title_knn" not in whole["ci95_vs_title_knn"]  # the reference is never measured against itself
+    rows = playlist_rows(answers, truths, labels, genre, sub, CLUSTER, 2)
+    assert summarise(rows, answers, 200, 0) == whole
+
+
+def load_bench():
+    spec = importlib.util.spec_from_file_location("bench_realdev", ROOT / "bench" / "realdev.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_seed_list_puts_the_committed_split_first():
+    bench = load_bench()
+    assert bench.seed_list(None, 1234) == [1234]
+    assert bench.seed_list("7,11", 1234) == [1234, 7, 11]
+    assert bench.seed_list("7, 1234,7", 1234) == [1234, 7]
+    with pytest.raises(SystemExit, match="--seeds 'seven'"):
+        bench.seed_list("seven", 1234)
