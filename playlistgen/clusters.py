@@ -33,7 +33,7 @@ class ClusterIndex:
                      title_scores=None, title_weight: float = 0.0, rank_discount: float = 1.0,
                      neighbours: dict[str, float] | None = None, fusion_weight: float = 0.0,
                      cluster_scores: dict[str, float] | None = None, score_power: float = 1.0,
-                     scored_clusters: int = 0) -> list[str]:
+                     scored_clusters: int = 0, named: list[str] | None = None) -> list[str]:
         """Songs of the distinct clusters, best first, at most `limit`.
 
         With `popularity`, a song scores its popularity divided by (1 + the rank of its cluster among the generated
@@ -48,8 +48,10 @@ class ClusterIndex:
         multiplied by fusion_factors (the model_knn method). With `cluster_scores` (cluster -> the model's
         probability of it, decode.first_cluster_distribution) the songs of the `scored_clusters` likeliest clusters
         join the candidates too, and the cluster factor is that probability^score_power instead of the rank
-        discount. Without any of these, or between equal scores: round-robin, the first song of each cluster in the
-        given order, then the second of each, and so on."""
+        discount. With `named` (the songs of the artists the title names, mentions.ArtistMentions) those songs join
+        the candidates and come before all others, in their score order. Without any of these, or between equal
+        scores: round-robin, the first song of each cluster in the given order, then the second of each, and so
+        on."""
         import math
 
         keys = list(dict.fromkeys(keys))
@@ -60,6 +62,10 @@ class ClusterIndex:
         if neighbours and fusion_weight:
             inside = {s for pool in pools for s in pool}
             pools.append([s for s in neighbours if s not in inside and s in self.cluster_of_song])
+        named = set(named or ())
+        if named:
+            inside = {s for pool in pools for s in pool}
+            pools.append([s for s in named if s not in inside and s in self.cluster_of_song])
         popularity = popularity or {}
         entries = [(s, rank, depth) for rank, pool in enumerate(pools) for depth, s in enumerate(pool)]
         boost = [1.0] * len(entries)
@@ -72,7 +78,7 @@ class ClusterIndex:
                      for b, (s, _, _) in zip(boost, entries)]
             rank_discount = 0.0
         # round-robin is the order (depth in its cluster, cluster rank); the score only comes first
-        scored = sorted((-popularity.get(s, 0.0) * b / (1 + rank) ** rank_discount, depth, rank, s)
+        scored = sorted((s not in named, -popularity.get(s, 0.0) * b / (1 + rank) ** rank_discount, depth, rank, s)
                         for (s, rank, depth), b in zip(entries, boost))
         return [s for *_, s in scored[:limit]]
 
@@ -101,18 +107,33 @@ def distinct(keys: list[str]) -> list[str]:
     return list(dict.fromkeys(keys))
 
 
-def sample_playlist(keys: list[str], index: ClusterIndex, rng, popularity: dict[str, float] | None = None) -> list[tuple[str, str]]:
+def draw_keys(keys: list[str], index: "ClusterIndex", named: list[str] | None = None) -> list[str]:
+    """The clusters a drawn playlist takes one song from: with `named` (the songs of the artists the title names,
+    best first) the clusters holding them come first, in that order, then the generated ones not among them."""
+    if not named:
+        return list(keys)
+    front = distinct([index.cluster_of_song[s] for s in named if s in index.cluster_of_song])
+    taken = set(front)
+    return front + [k for k in keys if k not in taken]
+
+
+def sample_playlist(keys: list[str], index: ClusterIndex, rng, popularity: dict[str, float] | None = None,
+                    named: list[str] | None = None) -> list[tuple[str, str]]:
     """One song per generated cluster occurrence, no song twice: (song_id, cluster key) pairs in order.
 
     Uniform within the cluster by default (design doc 000: 从该簇中随机采样一首); with `popularity`, weighted by it.
-    A cluster whose songs are all taken already is skipped, so the playlist falls through to the next cluster.
+    With `named` (songs of the artists the title names) a cluster holding some of them draws among those only;
+    draw_keys puts their clusters first. A cluster whose songs are all taken already is skipped, so the playlist
+    falls through to the next cluster.
     """
     taken: set[str] = set()
+    named = set(named or ())
     out = []
     for key in keys:
         pool = [s for s in index.songs_in_cluster.get(key, ()) if s not in taken]
         if not pool:
             continue
+        pool = [s for s in pool if s in named] or pool
         if popularity:
             w = [max(popularity.get(s, 0.0), 1e-6) for s in pool]
             total = sum(w)

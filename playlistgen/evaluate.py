@@ -64,14 +64,15 @@ def model_recommendations(sequences: list[list[str]], index: ClusterIndex, n_son
                           weights: dict[str, float], profiles=None, queries=None,
                           title_weight: float = 0.0, rank_discount: float = 1.0, neighbours=None,
                           fusion_weight: float = 0.0, distributions=None, score_power: float = 0.0,
-                          scored_clusters: int = 0) -> list[Recommendation]:
+                          scored_clusters: int = 0, named=None) -> list[Recommendation]:
     """The model's clusters (distinct, generated order) and its top `n_songs` songs (ClusterIndex.ranked_songs):
     `weights` (ranking_weights) divided by (1 + the rank of the song's cluster)^rank_discount, and with `profiles`
     and the titles' sentence vectors `queries`, multiplied by exp(title_weight x cos(title, song profile)). With
     `neighbours` (per title, song -> title-kNN score) and `fusion_weight`: the model_knn method. With
     `distributions` (per title, cluster -> the model's probability, decode.first_cluster_distribution) and
     `score_power` > 0, the probability^score_power replaces the rank discount and the `scored_clusters` likeliest
-    clusters join the candidates."""
+    clusters join the candidates. With `named` (per title, the songs of the artists it names, mentions.py) those
+    songs come first."""
     from .clusters import distinct
     out = []
     for i, seq in enumerate(sequences):
@@ -80,7 +81,7 @@ def model_recommendations(sequences: list[list[str]], index: ClusterIndex, n_son
         out.append(Recommendation(distinct(seq), index.ranked_songs(
             seq, n_songs, weights, scorer, title_weight, rank_discount,
             neighbours[i] if neighbours is not None else None, fusion_weight, scores, score_power,
-            scored_clusters)))
+            scored_clusters, named[i] if named is not None else None)))
     return out
 
 
@@ -126,24 +127,27 @@ def has_cjk(title: str) -> bool:
 
 def sampled_playlist_metrics(sequences: list[list[str]], examples: list[Example], index: ClusterIndex,
                              artist_of_song: dict[str, str], seed: int, vector_of_song: dict | None = None,
-                             song_weights=None, playlist_length: int | None = None) -> dict:
+                             song_weights=None, playlist_length: int | None = None, named=None) -> dict:
     """What a user gets: one sampled song per generated cluster. Precision of that playlist (hits / its length),
     its length, distinct artists per playlist, intra-list diversity of the songs' feature vectors (mean pairwise
     cosine distance, when vectors are given), and how much two samplings of the same clusters differ (Jaccard).
     `song_weights(i, song_ids)`: the draw weights of title i's candidate songs, as PlaylistGenerator.generate
     draws them (title-aware); None = uniform within a cluster. `playlist_length`: the playlist is cut there, as
-    generate-playlist cuts it (the spare clusters only stand in for used-up ones)."""
+    generate-playlist cuts it (the spare clusters only stand in for used-up ones). `named`: per title, the songs of
+    the artists it names (clusters.draw_keys), as generate-playlist draws them."""
     import numpy as np
 
-    from .clusters import sample_playlist
+    from .clusters import draw_keys, sample_playlist
     from .metrics import intra_list_diversity, jaccard
 
     rng = np.random.default_rng(seed)
     precision, length, artists, overlap, diversity = [], [], [], [], []
     for i, (seq, example) in enumerate(zip(sequences, examples)):
+        songs_named = named[i] if named is not None else None
+        seq = draw_keys(seq, index, songs_named)
         weights = song_weights(i, index.expand(seq)) if song_weights is not None else None
-        first = [s for s, _ in sample_playlist(seq, index, rng, weights)][:playlist_length]
-        second = [s for s, _ in sample_playlist(seq, index, rng, weights)][:playlist_length]
+        first = [s for s, _ in sample_playlist(seq, index, rng, weights, songs_named)][:playlist_length]
+        second = [s for s, _ in sample_playlist(seq, index, rng, weights, songs_named)][:playlist_length]
         truth = set(example.song_ids)
         precision.append(sum(s in truth for s in first) / len(first) if first else 0.0)
         length.append(len(first))

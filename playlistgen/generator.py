@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from .catalog import clean_title
-from .clusters import ClusterIndex, ranking_weights, sample_playlist
+from .clusters import ClusterIndex, draw_keys, ranking_weights, sample_playlist
 from .decode import ClusterConstraint, DecodePolicy, generate_clusters
 from .io import DataError, read_json, read_jsonl
 from .on_demand import generation_allowed
@@ -122,6 +122,13 @@ class PlaylistGenerator:
             sizes = {k: len(v) for k, v in ClusterIndex.load(self.bundle_dir / "clusters.json").songs_in_cluster.items()}
             self.retrieval = NeighbourClusters(read_examples(self.bundle_dir / "train.jsonl"), retrieval_cfg, sizes,
                                                self.vocab)
+        self.mentions = None  # artists a title names come first (evaluate.artist_mentions)
+        if self.decode_defaults.get("artist_mentions"):
+            from .mentions import ArtistMentions
+
+            self.mentions = ArtistMentions({s: r.get("artist") or "" for s, r in self.songs.items()},
+                                           {tuple(n.split()) for n in self.decode_defaults.get(
+                                               "artist_mentions_excluded", [])})
         # model_knn: the nearest training titles' songs fused into the song order (evaluate.knn_fusion)
         self.fusion_weight = float(self.decode_defaults.get("knn_fusion", 0.0))
         self.neighbours = None
@@ -210,10 +217,12 @@ class PlaylistGenerator:
         if unknown:
             raise ValueError(f"no cluster {unknown[0]!r} in this bundle; cluster ids look like '12-3'.")
         rng = np.random.default_rng(seed)
+        named = self.named_songs(title)
+        clusters = draw_keys(clusters, self.index, named)  # a named artist's clusters first
         weights = self.popularity if popularity_weighted else None
         if self.profiles is not None:  # title-aware: draw a cluster's songs by the same score that ranks them
             weights = self.title_aware_weights(title, self.index.expand(clusters), popularity_weighted)
-        picked = sample_playlist(clusters, self.index, rng, weights)
+        picked = sample_playlist(clusters, self.index, rng, weights, named)
         if len(picked) < n:  # every generated cluster was used up (a small catalog, tiny clusters)
             log.warning("the playlist has %d songs, not %d: one song per generated cluster, and this bundle has %d "
                         "clusters (at most %d songs per playlist)", len(picked), n, len(self.index.songs_in_cluster),
@@ -230,6 +239,14 @@ class PlaylistGenerator:
         clusters = clusters if clusters is not None else self.generate_clusters(title, n, beams)
         return [Track(i + 1, s, self.songs[s]["title"], self.songs[s]["artist"], self.index.cluster_of_song[s],
                       self.songs[s].get("tags")) for i, s in enumerate(self.ranked_songs(title, clusters, n))]
+
+    def named_songs(self, title: str) -> list[str] | None:
+        """The songs of the catalog artists the title names, best first (mentions.py), or None when it names none
+        or the bundle does not look for them (evaluate.artist_mentions off, or a bundle exported before it). A
+        lookup like the nearest titles, so `--no-knn` (the model alone, fusion_weight 0) turns it off too."""
+        if self.mentions is None or not self.fusion_weight:
+            return None
+        return self.mentions.songs(clean_title(title[:MAX_TITLE_CHARS]), self.ranking_weights) or None
 
     def neighbour_songs(self, title: str) -> dict[str, float] | None:
         """song -> summed similarity over the training titles nearest `title` (model_knn), or None when the bundle
@@ -257,7 +274,7 @@ class PlaylistGenerator:
         """The songs in the order the evaluate stage scores (ClusterIndex.ranked_songs): training-playlist weight
         times P(the song's cluster | title)^cluster_score_power (or / (1 + cluster rank) in bundles without it),
         times exp(title_ranking x cos(title, song profile)), times the kNN fusion factor with the nearest training
-        titles' songs added (model_knn; the model alone without it)."""
+        titles' songs added, the named artists' songs first (model_knn; the model alone without both)."""
         scorer = None
         if self.profiles is not None:
             query = self.title_encoder.sentence_vectors([clean_title(title)])[0]
@@ -266,7 +283,8 @@ class PlaylistGenerator:
         return self.index.ranked_songs(clusters, limit, self.ranking_weights, scorer, self.title_weight,
                                        float(d.get("cluster_rank_discount", 1.0)), self.neighbour_songs(title),
                                        self.fusion_weight, self.cluster_distribution(title),
-                                       float(d.get("cluster_score_power", 0.0)), int(d.get("scored_clusters", 0)))
+                                       float(d.get("cluster_score_power", 0.0)), int(d.get("scored_clusters", 0)),
+                                       self.named_songs(title))
 
     def title_aware_weights(self, title: str, song_ids, popularity_weighted: bool = False) -> dict[str, float]:
         """song -> (ranking weight x exp(title_ranking x cos(title, song's title profile)) x the kNN fusion

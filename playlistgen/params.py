@@ -207,6 +207,7 @@ RULES: dict[str, Check] = {
     "evaluate.cluster_score_power": number(0, 10),
     "evaluate.scored_clusters": integer(0),
     "evaluate.knn_fusion": number(0, 10),
+    "evaluate.artist_mentions": boolean,
     "evaluate.draw_sharpness": number(0.1, 10),
     "evaluate.bootstrap_resamples": integer(1),
     "evaluate.length_buckets": int_list(1),

@@ -72,7 +72,7 @@ class Recommender:
                  weights: dict[str, float], title_encoder=None, profiles: SongTitleProfiles | None = None,
                  title_weight: float = 0.0, max_repeats: int | None = 1, batch_size: int = 64, train=None,
                  retrieval=None, rank_discount: float = 1.0, neighbours=None, fusion_weight: float = 0.0,
-                 score_power: float = 0.0, scored_clusters: int = 0):
+                 score_power: float = 0.0, scored_clusters: int = 0, mentions=None):
         self.model, self.tokenizer, self.vocab, self.index = model, tokenizer, vocab, index
         self.decode, self.max_source_tokens, self.weights = decode, max_source_tokens, weights
         self.title_encoder, self.profiles, self.title_weight = title_encoder, profiles, title_weight
@@ -85,6 +85,7 @@ class Recommender:
         self.neighbours = neighbours  # baselines.TitleKnnBaseline over the training titles, for model_knn
         self.fusion_weight = fusion_weight  # evaluate.knn_fusion
         self.score_power, self.scored_clusters = score_power, scored_clusters  # evaluate.cluster_score_power, ...
+        self.mentions = mentions  # mentions.ArtistMentions (evaluate.artist_mentions), or None
 
     @classmethod
     def from_work_dir(cls, work: Path, raw_dir, params: dict) -> "Recommender":
@@ -111,11 +112,16 @@ class Recommender:
         policy = DecodePolicy.from_params(e)
         cfg = policy.config(clusters=len(index.songs_in_cluster))
         retrieval = cls.retrieval_for(work / "train" / "model", train, index, vocab)
+        mentions = None
+        if e["artist_mentions"] and e["knn_fusion"]:  # a lookup: part of model_knn only
+            from .mentions import ArtistMentions
+
+            mentions = ArtistMentions.from_training({s: v.artist for s, v in songs.items()}, train)
         return cls(model, tokenizer, vocab, index, cfg, t["max_source_tokens"], weights,
                    encoder if getattr(model, "title_proj", None) is not None or profiles else None, profiles,
                    e.get("title_ranking", 0.0), policy.max_repeats, e["batch_size"], train, retrieval,
                    e["cluster_rank_discount"], title_neighbours(train, e), e["knn_fusion"],
-                   e["cluster_score_power"], e["scored_clusters"])
+                   e["cluster_score_power"], e["scored_clusters"], mentions)
 
     @staticmethod
     def retrieval_for(model_dir: Path, train, index: ClusterIndex, vocab):
@@ -153,11 +159,13 @@ class Recommender:
 
     def recommend_all(self, titles: list[str], k: int) -> dict[str, list[Recommendation]]:
         """{"model": each title's generated clusters and top-k songs, and with evaluate.knn_fusion "model_knn": the
-        same clusters with the nearest training titles' songs fused in}, ordered as the evaluate stage orders them."""
+        same clusters with the nearest training titles' songs fused in and the songs of the artists a title names
+        first (evaluate.artist_mentions)}, ordered as the evaluate stage orders them."""
         from .evaluate import model_recommendations
 
         queries = self.title_encoder.sentence_vectors(titles) if self.profiles is not None else None
         clusters = self.clusters(titles)
+        named = [self.mentions.songs(t, self.weights) for t in titles] if self.mentions is not None else None
         scoring = dict(distributions=self.distributions(titles), score_power=self.score_power,
                        scored_clusters=self.scored_clusters)
         out = {"model": model_recommendations(clusters, self.index, k, self.weights, self.profiles, queries,
@@ -166,7 +174,7 @@ class Recommender:
             neighbours = [songs for songs, _ in self.neighbours.neighbour_scores(titles)]
             out["model_knn"] = model_recommendations(clusters, self.index, k, self.weights, self.profiles, queries,
                                                      self.title_weight, self.rank_discount, neighbours,
-                                                     self.fusion_weight, **scoring)
+                                                     self.fusion_weight, **scoring, named=named)
         return out
 
 

@@ -44,6 +44,18 @@ class Answerer:
         sizes = {key: len(songs) for key, songs in index.songs_in_cluster.items()}
         self.knn = TitleKnnBaseline(train, self.p["knn_neighbours"], tuple(self.p["knn_ngram"]), sizes)
         self.neighbours = self.knn if self.p["knn_fusion"] else None  # model_knn fuses its neighbour scores
+        self.mentions = None  # a lookup like the neighbours: part of model_knn, never of the model alone
+        if self.p["artist_mentions"] and self.neighbours is not None:
+            from .mentions import ArtistMentions
+
+            self.mentions = ArtistMentions.from_training({s: v.artist for s, v in songs.items()}, train)
+
+    def named(self, titles: list[str]) -> list[list[str]] | None:
+        """Per title the songs of the artists it names (evaluate.artist_mentions; model_knn and the drawn playlist),
+        best first; None when off or without model_knn (evaluate.knn_fusion 0)."""
+        if self.mentions is None:
+            return None
+        return [self.mentions.songs(t, self.weights) for t in titles]
 
     def answers(self, examples: list[Example], sequences: list[list[str]], distributions=None) -> dict:
         """`distributions`: per title, cluster -> the model's probability (decode_all with cluster_keys)."""
@@ -56,10 +68,11 @@ class Answerer:
                   p["cluster_rank_discount"])
         scoring = dict(distributions=distributions, score_power=p["cluster_score_power"],
                        scored_clusters=p["scored_clusters"])
-        out = {"model": model_recommendations(sequences, *shared, **scoring)}
-        if self.neighbours is not None:
+        out = {"model": model_recommendations(sequences, *shared, **scoring)}  # the generative model alone
+        if self.neighbours is not None:  # with the lookups: the nearest training titles, the artists named
             neighbours = [songs for songs, _ in self.neighbours.neighbour_scores(titles)]
-            out["model_knn"] = model_recommendations(sequences, *shared, neighbours, p["knn_fusion"], **scoring)
+            out["model_knn"] = model_recommendations(sequences, *shared, neighbours, p["knn_fusion"], **scoring,
+                                                     named=self.named(titles))
         out.update(baseline_recommendations(
             titles, n_clusters, n_songs, self.train, self.index, self.weights, p["knn_neighbours"],
             tuple(p["knn_ngram"]), p["dense_baseline"], self.profiles, self.encoder, p["title_ranking"],
@@ -92,13 +105,16 @@ def intervals(recs: dict, examples: list[Example], index: ClusterIndex, p: dict,
     return out
 
 
-def slices(recs: dict, test: list[Example], train: list[Example], index: ClusterIndex, ks, catalog_size: int) -> dict:
-    """NDCG@10 and R-precision on the test titles seen verbatim in training, written only with unseen words, and
-    Chinese."""
+def slices(recs: dict, test: list[Example], train: list[Example], index: ClusterIndex, ks, catalog_size: int,
+           named: list[list[str]] | None = None) -> dict:
+    """NDCG@10 and R-precision on the test titles seen verbatim in training, written only with unseen words,
+    Chinese, and (with `named`, per title the songs of the artists it names) naming an artist."""
     seen_titles = {" ".join(e.title.lower().split()) for e in train}
     members = {"seen_title": [" ".join(e.title.lower().split()) in seen_titles for e in test],
                "unseen_wording": unseen_wording([e.title for e in test], [e.title for e in train]),
                "chinese": [has_cjk(e.title) for e in test]}
+    if named is not None:
+        members["names_artist"] = [bool(songs) for songs in named]
     out = {}
     for name, member in members.items():
         rows = [i for i, keep in enumerate(member) if keep]
@@ -186,9 +202,10 @@ def evaluate(params: dict, accelerator) -> Evaluation | None:
     # what generate-playlist gives: one song drawn per generated cluster, by the weights it draws with
     results["sampled"] = sampled_playlist_metrics(
         sequences, test, index, {s: v.artist for s, v in songs.items()}, base["seed"],
-        dict(zip(vectors.song_ids, vectors.vectors)), answerer.draw_weights(titles), policy.playlist_length)
+        dict(zip(vectors.song_ids, vectors.vectors)), answerer.draw_weights(titles), policy.playlist_length,
+        answerer.named(titles))
     results["by_playlist_length"] = by_playlist_length(recs, test, index, p, len(songs))
-    results["slices"] = slices(recs, test, train, index, p["ks"], len(songs))
+    results["slices"] = slices(recs, test, train, index, p["ks"], len(songs), answerer.named(titles))
     free_bad += sum(1 for seq in free_seqs for key in seq if key not in index.songs_in_cluster)
     constrained_bad = invalid + sum(1 for seq in sequences for key in seq if key not in index.songs_in_cluster)
     n_clusters = [max(1, len(distinct(s))) for s in sequences]

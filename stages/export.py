@@ -6,6 +6,7 @@ from playlistgen.bundle import export_bundle
 from playlistgen.catalog import load_songs
 from playlistgen.corpus import read_examples
 from playlistgen.decode import DecodePolicy
+from playlistgen.mentions import ArtistMentions
 from playlistgen.recommend import SongTitleProfiles
 from playlistgen.retrieval import FILE as RETRIEVAL_FILE
 from playlistgen.title_encoder import make_title_encoder
@@ -21,6 +22,11 @@ def main(params: dict) -> None:
     if ev["title_ranking"]:
         encoder = make_title_encoder("minilm", params["train"]["max_source_tokens"])
         profiles = SongTitleProfiles.from_playlists(train, encoder.sentence_vectors([e.title for e in train]))
+    songs = load_songs(Path(base["raw_dir"]) / "songs.jsonl")
+    excluded = []  # artist names the training titles use for something else: the bundle need not carry the titles
+    if ev["artist_mentions"] and ev["knn_fusion"]:  # part of model_knn (PlaylistGenerator.named_songs)
+        excluded = sorted(" ".join(name) for name in ArtistMentions.from_training(
+            {s: v.artist for s, v in songs.items()}, train).excluded)
     export_bundle(
         out_dir=params["export"]["bundle_dir"],
         model_dir=work / "train" / "model",
@@ -28,13 +34,15 @@ def main(params: dict) -> None:
         clusters_path=work / "quantize" / "clusters.json",
         codebooks_path=work / "quantize" / "codebooks.safetensors",
         semantic_ids_path=work / "quantize" / "song_semantic_ids.jsonl",
-        songs=load_songs(Path(base["raw_dir"]) / "songs.jsonl"),
+        songs=songs,
         decode_defaults={**DecodePolicy.from_params(ev).to_dict(),  # what the evaluate stage scored
                          "title_ranking": ev["title_ranking"], "title_encoder": params["train"]["title_encoder"],
                          "cluster_rank_discount": ev["cluster_rank_discount"], "knn_fusion": ev["knn_fusion"],
                          "knn_neighbours": ev["knn_neighbours"], "knn_ngram": ev["knn_ngram"],
                          "draw_sharpness": ev["draw_sharpness"], "cluster_score_power": ev["cluster_score_power"],
                          "scored_clusters": ev["scored_clusters"],
+                         "artist_mentions": bool(ev["artist_mentions"] and ev["knn_fusion"]),
+                         "artist_mentions_excluded": excluded,
                          "max_source_tokens": params["train"]["max_source_tokens"]},
         params={k: params[k] for k in ("quantize", "corpus", "train")},
         data_dir=base["raw_dir"],

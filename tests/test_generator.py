@@ -150,3 +150,31 @@ def test_generate_playlist_decodes_and_ranks_as_the_evaluate_stage_scores(gen, t
         gen.fusion_weight = params["evaluate"]["knn_fusion"]
     n = params["evaluate"]["playlist_length"]
     assert len(gen.generate(titles[0], seed=0)) == n  # the CLI's default -n
+
+
+def test_a_title_naming_an_artist_gets_the_artists_songs_first(gen, tiny_project):
+    """evaluate.artist_mentions: the ranked list opens with the named artist's songs, a drawn playlist takes their
+    clusters first, and the bundle ranks as the evaluate stage's Recommender does."""
+    import yaml
+
+    from playlistgen.recommend import Recommender
+
+    assert gen.decode_defaults["artist_mentions"] and gen.mentions is not None
+    by_artist = {}
+    for s in gen.index.cluster_of_song:
+        by_artist.setdefault(gen.songs[s]["artist"], []).append(s)
+    artist = max((a for a in by_artist if gen.mentions.named(f"this is {a}")), key=lambda a: len(by_artist[a]))
+    own = set(by_artist[artist])
+    title = f"✨ This Is {artist.upper()} 2024"
+    assert gen.named_songs(title) and set(gen.named_songs(title)) == own
+    k = min(len(own), 10)
+    ranked = [t.song_id for t in gen.ranked_playlist(title, 10)]
+    assert set(ranked[:k]) <= own
+    drawn = gen.generate(title, n=10, seed=3)
+    assert drawn[0].artist == artist and drawn[0].cluster == gen.index.cluster_of_song[gen.named_songs(title)[0]]
+    assert gen.named_songs("rainy sunday piano") is None
+    params = yaml.safe_load((tiny_project / "params.yaml").read_text())
+    rec = Recommender.from_work_dir(tiny_project / params["base"]["work_dir"],
+                                    tiny_project / params["base"]["raw_dir"], params)
+    assert rec.recommend_all([title], 10)["model_knn"][0].songs == gen.ranked_songs(title, gen.generate_clusters(title),
+                                                                                    10)

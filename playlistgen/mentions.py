@@ -1,0 +1,89 @@
+"""Artists a title names: "this is scorpions", "best of lami sorako", "Muse Radio" ask for that artist's songs.
+
+No model trained on a few thousand titles can know the catalog's artist names (most never occur in a training
+title), but the catalog does. A title names an artist when the artist's normalised name occurs in it as whole
+words, each word exact or with one letter dropped (the commonest typo: "lmi sorako"). Names that are everyday
+words are the risk ("Future", "Intro", "Japan" are artists too): a name counts only if it is long enough and the
+training titles that contain it, if any, mostly hold that artist's songs ("Future House" playlists hold none of
+Future's). Used by the evaluate stage, the real-data check and the bundle (evaluate.artist_mentions)."""
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections import defaultdict
+
+MIN_SINGLE_WORD = 4  # a one-word name shorter than this ("Fun", "Day") is never matched
+MIN_TYPO_WORD = 4    # a title word may drop one letter of a name's word at least this long ...
+MIN_TYPO_SINGLE = 6  # ... or, in a one-word name (no second word to confirm it), at least this long
+
+
+def words(text: str) -> tuple[str, ...]:
+    """Case-folded words without accents ("Guns N' Roses" -> ("guns", "n", "roses"); "Monáe" -> "monae")."""
+    text = unicodedata.normalize("NFKD", text.casefold())
+    return tuple(re.findall(r"\w+", "".join(c for c in text if not unicodedata.combining(c))))
+
+
+def _dropped(word: str, name_words: int = 2) -> set[str]:
+    """The word with one interior letter dropped, for words long enough to stay distinctive (longer in a name of
+    `name_words` = 1 word)."""
+    if len(word) < (MIN_TYPO_WORD if name_words > 1 else MIN_TYPO_SINGLE):
+        return set()
+    return {word[:i] + word[i + 1:] for i in range(1, len(word) - 1)}
+
+
+class ArtistMentions:
+    """Which catalog artists a title names, and their songs."""
+
+    def __init__(self, artist_of_song: dict[str, str], excluded: set[tuple[str, ...]] = frozenset()):
+        self.songs_of: dict[tuple[str, ...], list[str]] = defaultdict(list)
+        for song, artist in artist_of_song.items():
+            name = words(artist or "")
+            if name and (len(name) > 1 or len(name[0]) >= MIN_SINGLE_WORD):
+                self.songs_of[name].append(song)
+        self.excluded = set(excluded)
+        self.longest = max((len(n) for n in self.songs_of), default=0)
+        # (first word as written in a title) -> names starting with it; a typo variant of the first word too
+        self.by_first: dict[str, set[tuple[str, ...]]] = defaultdict(set)
+        for name in self.songs_of:
+            for first in {name[0]} | _dropped(name[0], len(name)):
+                self.by_first[first].add(name)
+
+    @classmethod
+    def from_training(cls, artist_of_song: dict[str, str], train, min_share: float = 0.5) -> "ArtistMentions":
+        """Excludes the names that training titles use for something else: of the training playlists whose title
+        names the artist, fewer than `min_share` hold one of its songs. `train`: examples (title, song_ids)."""
+        mentions = cls(artist_of_song)
+        named: dict[tuple[str, ...], list[bool]] = defaultdict(list)
+        for example in train:
+            held = set(example.song_ids)
+            for name in mentions.named(example.title, exclude=False):
+                named[name].append(any(s in held for s in mentions.songs_of[name]))
+        mentions.excluded = {name for name, holds in named.items() if sum(holds) < min_share * len(holds)}
+        return mentions
+
+    def _matches(self, title_words: tuple[str, ...], start: int, name: tuple[str, ...]) -> bool:
+        window = title_words[start:start + len(name)]
+        return len(window) == len(name) and all(w == n or w in _dropped(n, len(name))
+                                                  for w, n in zip(window, name))
+
+    def named(self, title: str, exclude: bool = True) -> list[tuple[str, ...]]:
+        """The artists (normalised names) the title names, in title order; where names overlap the longest wins
+        ("the band camino", not "the band")."""
+        title_words = words(title)
+        found, i = [], 0
+        while i < len(title_words):
+            candidates = [n for n in self.by_first.get(title_words[i], ()) if self._matches(title_words, i, n)]
+            if candidates:
+                best = max(candidates, key=lambda n: (len(n), sum(map(len, n))))
+                if not (exclude and best in self.excluded):
+                    found.append(best)
+                i += len(best)
+            else:
+                i += 1
+        return list(dict.fromkeys(found))
+
+    def songs(self, title: str, weights: dict[str, float] | None = None) -> list[str]:
+        """The songs of every artist the title names, none when it names none; by `weights` (highest first, e.g.
+        clusters.ranking_weights), else in catalog order."""
+        found = list(dict.fromkeys(s for name in self.named(title) for s in self.songs_of[name]))
+        return sorted(found, key=lambda s: -weights.get(s, 0.0)) if weights is not None else found
