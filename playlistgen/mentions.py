@@ -3,16 +3,18 @@
 No model trained on a few thousand titles can know the catalog's artist names (most never occur in a training
 title), but the catalog does. A title names an artist when the artist's normalised name occurs in it as whole
 words, each word exact or with one letter dropped (the commonest typo: "lmi sorako"). Names that are everyday
-words are the risk ("Future", "Intro", "Japan" are artists too): a name counts only if it is long enough and the
-training titles that contain it, if any, mostly hold that artist's songs ("Future House" playlists hold none of
-Future's). Used by the evaluate stage, the real-data check and the bundle (evaluate.artist_mentions)."""
+words are the risk ("Future", "Intro", "Japan" are artists too): a one-word name counts only if it is long enough
+and has several songs in the catalog, and any name only if the training titles that contain it, if any, mostly hold
+that artist's songs ("Future House" playlists hold none of Future's). Used by the evaluate stage, the real-data check and the bundle (evaluate.artist_mentions)."""
 from __future__ import annotations
 
 import re
 import unicodedata
 from collections import defaultdict
 
-MIN_SINGLE_WORD = 4  # a one-word name shorter than this ("Fun", "Day") is never matched
+MIN_SINGLE_WORD = 4  # a one-word name shorter than this ("Fun", "Day") is never matched ...
+MIN_SINGLE_SONGS = 5  # ... nor one with fewer catalog songs: "Intro", "Rewind", "Coast" are artists of 1-4 songs
+                      # (real playlists, validation: such words named the artist in none of the titles using them)
 MIN_TYPO_WORD = 4    # a title word may drop one letter of a name's word at least this long ...
 MIN_TYPO_SINGLE = 6  # ... or, in a one-word name (no second word to confirm it), at least this long
 
@@ -35,11 +37,13 @@ class ArtistMentions:
     """Which catalog artists a title names, and their songs."""
 
     def __init__(self, artist_of_song: dict[str, str], excluded: set[tuple[str, ...]] = frozenset()):
-        self.songs_of: dict[tuple[str, ...], list[str]] = defaultdict(list)
+        songs_of: dict[tuple[str, ...], list[str]] = defaultdict(list)
         for song, artist in artist_of_song.items():
             name = words(artist or "")
             if name and (len(name) > 1 or len(name[0]) >= MIN_SINGLE_WORD):
-                self.songs_of[name].append(song)
+                songs_of[name].append(song)
+        self.songs_of = {name: songs for name, songs in songs_of.items()
+                         if len(name) > 1 or len(songs) >= MIN_SINGLE_SONGS}
         self.excluded = set(excluded)
         self.longest = max((len(n) for n in self.songs_of), default=0)
         # (first word as written in a title) -> names starting with it; a typo variant of the first word too

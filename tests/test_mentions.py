@@ -5,8 +5,9 @@ from playlistgen.clusters import ClusterIndex, draw_keys, sample_playlist
 from playlistgen.corpus import Example
 from playlistgen.mentions import ArtistMentions, words
 
-ARTISTS = {"g1": "Guns N' Roses", "g2": "Guns N' Roses", "b1": "The Band", "c1": "The Band CAMINO", "f1": "Future",
-           "m1": "Muse", "u1": "Fun.", "j1": "Janelle Monáe", "l1": "Lami Sorako", "s1": "Scorpions"}
+ARTISTS = {"g1": "Guns N' Roses", "g2": "Guns N' Roses", "b1": "The Band", "c1": "The Band CAMINO", "u1": "Fun.",
+           "j1": "Janelle Monáe", "l1": "Lami Sorako", "i1": "Intro", "i2": "Intro",
+           **{f"{k}{i}": name for k, name in (("f", "Future"), ("m", "Muse"), ("s", "Scorpions")) for i in range(1, 6)}}
 
 
 def test_words_fold_case_accents_and_punctuation():
@@ -21,7 +22,9 @@ def test_names_are_whole_words_and_the_longest_overlap_wins():
     assert m.named("this is the band") == [("the", "band")]
     assert m.named("Museum of sound") == []  # not a whole word
     assert m.named("Tastemakers - POP and FUN") == []  # a one-word name under 4 letters is never matched
+    assert m.named("Intro to Indie") == []  # nor one with under 5 catalog songs
     assert m.named("Muse Radio / Scorpions") == [("muse",), ("scorpions",)]
+    assert m.songs("muse radio") == ["m1", "m2", "m3", "m4", "m5"]
     assert m.songs("this is guns n roses") == ["g1", "g2"]
     assert m.songs("this is guns n roses", {"g1": 1.0, "g2": 3.0}) == ["g2", "g1"]
 
