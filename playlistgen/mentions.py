@@ -17,12 +17,19 @@ MIN_SINGLE_SONGS = 5  # ... nor one with fewer catalog songs: "Intro", "Rewind",
                       # (real playlists, validation: such words named the artist in none of the titles using them)
 MIN_TYPO_WORD = 4    # a title word may drop one letter of a name's word at least this long ...
 MIN_TYPO_SINGLE = 6  # ... or, in a one-word name (no second word to confirm it), at least this long
+MIN_UNSPACED = 2     # a name in a script written without spaces (Chinese, Japanese kana) is found inside a title's
+                     # words ("周杰伦精选" names 周杰伦) from this many characters on
 
 
 def words(text: str) -> tuple[str, ...]:
     """Case-folded words without accents ("Guns N' Roses" -> ("guns", "n", "roses"); "Monáe" -> "monae")."""
     text = unicodedata.normalize("NFKD", text.casefold())
     return tuple(re.findall(r"\w+", "".join(c for c in text if not unicodedata.combining(c))))
+
+
+def unspaced(word: str) -> bool:
+    """Written in a script without spaces between words: CJK ideographs, hiragana, katakana."""
+    return bool(word) and all("\u4e00" <= c <= "\u9fff" or "\u3040" <= c <= "\u30ff" for c in word)
 
 
 def _dropped(word: str, name_words: int = 2) -> set[str]:
@@ -40,12 +47,13 @@ class ArtistMentions:
         songs_of: dict[tuple[str, ...], list[str]] = defaultdict(list)
         for song, artist in artist_of_song.items():
             name = words(artist or "")
-            if name and (len(name) > 1 or len(name[0]) >= MIN_SINGLE_WORD):
+            if name and (len(name) > 1 or len(name[0]) >= (MIN_UNSPACED if unspaced(name[0]) else MIN_SINGLE_WORD)):
                 songs_of[name].append(song)
         self.songs_of = {name: songs for name, songs in songs_of.items()
                          if len(name) > 1 or len(songs) >= MIN_SINGLE_SONGS}
         self.excluded = set(excluded)
-        self.longest = max((len(n) for n in self.songs_of), default=0)
+        self.inside = {name[0]: name for name in self.songs_of if len(name) == 1 and unspaced(name[0])}
+        self.longest_inside = max((len(n) for n in self.inside), default=0)
         # (first word as written in a title) -> names starting with it; a typo variant of the first word too
         self.by_first: dict[str, set[tuple[str, ...]]] = defaultdict(set)
         for name in self.songs_of:
@@ -77,6 +85,8 @@ class ArtistMentions:
         found, i = [], 0
         while i < len(title_words):
             candidates = [n for n in self.by_first.get(title_words[i], ()) if self._matches(title_words, i, n)]
+            if not candidates and self.inside and unspaced(title_words[i][:1]):
+                found += [n for n in self._inside(title_words[i]) if not (exclude and n in self.excluded)]
             if candidates:
                 best = max(candidates, key=lambda n: (len(n), sum(map(len, n))))
                 if not (exclude and best in self.excluded):
@@ -85,6 +95,19 @@ class ArtistMentions:
             else:
                 i += 1
         return list(dict.fromkeys(found))
+
+    def _inside(self, word: str) -> list[tuple[str, ...]]:
+        """The unspaced-script names inside one title word, left to right, the longest at each place."""
+        found, i = [], 0
+        while i < len(word):
+            for size in range(min(self.longest_inside, len(word) - i), MIN_UNSPACED - 1, -1):
+                if word[i:i + size] in self.inside:
+                    found.append(self.inside[word[i:i + size]])
+                    i += size
+                    break
+            else:
+                i += 1
+        return found
 
     def songs(self, title: str, weights: dict[str, float] | None = None) -> list[str]:
         """The songs of every artist the title names, none when it names none; by `weights` (highest first, e.g.

@@ -64,3 +64,13 @@ def test_a_drawn_playlist_takes_the_named_artists_clusters_first_and_their_songs
     for _ in range(20):
         picked = sample_playlist(draw_keys(["b", "a"], INDEX, ["s2", "s1"]), INDEX, rng, named=["s2", "s1"])
         assert [s for s, _ in picked][:2] == ["s2", "s1"] and [k for _, k in picked] == ["c", "a", "b"]
+
+
+def test_names_in_a_script_without_spaces_are_found_inside_the_titles_words():
+    artists = {**{f"z{i}": "周杰伦" for i in range(5)}, **{f"k{i}": "あいみょん" for i in range(5)}, "q1": "快乐"}
+    m = ArtistMentions(artists)
+    assert m.named("周杰伦精选") == [("周杰伦",)]
+    assert m.named("深夜学习 周杰伦") == [("周杰伦",)]
+    assert m.named("あいみょんの歌") == [("あいみょん",)]
+    assert m.named("快乐时光") == []  # a name of one catalog song is never matched, in any script
+    assert m.songs("周杰伦精选") == [f"z{i}" for i in range(5)]
