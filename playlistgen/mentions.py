@@ -5,7 +5,8 @@ title), but the catalog does. A title names an artist when the artist's normalis
 words, each word exact or with one letter dropped (the commonest typo: "lmi sorako"). Names that are everyday
 words are the risk ("Future", "Intro", "Japan" are artists too): a one-word name counts only if it is long enough
 and has several songs in the catalog, and any name only if the training titles that contain it, if any, mostly hold
-that artist's songs ("Future House" playlists hold none of Future's). Used by the evaluate stage, the real-data check and the bundle (evaluate.artist_mentions)."""
+that artist's songs ("Future House" playlists hold none of Future's). Used by the evaluate stage, the real-data
+check and the bundle (evaluate.artist_mentions)."""
 from __future__ import annotations
 
 import re
@@ -72,6 +73,11 @@ class ArtistMentions:
                 named[name].append(any(s in held for s in mentions.songs_of[name]))
         mentions.excluded = {name for name, holds in named.items() if sum(holds) < min_share * len(holds)}
         return mentions
+
+    @classmethod
+    def from_catalog(cls, songs: dict, train) -> "ArtistMentions":
+        """from_training with the artists of catalog songs (song id -> catalog.Song)."""
+        return cls.from_training({s: v.artist for s, v in songs.items()}, train)
 
     def _matches(self, title_words: tuple[str, ...], start: int, name: tuple[str, ...]) -> bool:
         window = title_words[start:start + len(name)]

@@ -116,7 +116,7 @@ class Recommender:
         if e["artist_mentions"] and e["knn_fusion"]:  # a lookup: part of model_knn only
             from .mentions import ArtistMentions
 
-            mentions = ArtistMentions.from_training({s: v.artist for s, v in songs.items()}, train)
+            mentions = ArtistMentions.from_catalog(songs, train)
         return cls(model, tokenizer, vocab, index, cfg, t["max_source_tokens"], weights,
                    encoder if getattr(model, "title_proj", None) is not None or profiles else None, profiles,
                    e.get("title_ranking", 0.0), policy.max_repeats, e["batch_size"], train, retrieval,

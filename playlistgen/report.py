@@ -48,7 +48,7 @@ class Answerer:
         if self.p["artist_mentions"] and self.neighbours is not None:
             from .mentions import ArtistMentions
 
-            self.mentions = ArtistMentions.from_training({s: v.artist for s, v in songs.items()}, train)
+            self.mentions = ArtistMentions.from_catalog(songs, train)
 
     def named(self, titles: list[str]) -> list[list[str]] | None:
         """Per title the songs of the artists it names (evaluate.artist_mentions; model_knn and the drawn playlist),
@@ -197,15 +197,15 @@ def evaluate(params: dict, accelerator) -> Evaluation | None:
                   for name, r in val_recs.items()}
     validation.update(intervals(val_recs, val, index, p, base["seed"]), val_playlists=len(val))
 
+    named = answerer.named(titles)  # the artists each test title names: the drawn playlists and the slice
     vectors = read_song_vectors(Path(base["raw_dir"]) / FEATURES_DIR, songs, params["quantize"]["features"],
                                 params["quantize"]["normalize_each"])
     # what generate-playlist gives: one song drawn per generated cluster, by the weights it draws with
     results["sampled"] = sampled_playlist_metrics(
         sequences, test, index, {s: v.artist for s, v in songs.items()}, base["seed"],
-        dict(zip(vectors.song_ids, vectors.vectors)), answerer.draw_weights(titles), policy.playlist_length,
-        answerer.named(titles))
+        dict(zip(vectors.song_ids, vectors.vectors)), answerer.draw_weights(titles), policy.playlist_length, named)
     results["by_playlist_length"] = by_playlist_length(recs, test, index, p, len(songs))
-    results["slices"] = slices(recs, test, train, index, p["ks"], len(songs), answerer.named(titles))
+    results["slices"] = slices(recs, test, train, index, p["ks"], len(songs), named)
     free_bad += sum(1 for seq in free_seqs for key in seq if key not in index.songs_in_cluster)
     constrained_bad = invalid + sum(1 for seq in sequences for key in seq if key not in index.songs_in_cluster)
     n_clusters = [max(1, len(distinct(s))) for s in sequences]

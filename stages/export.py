@@ -25,8 +25,7 @@ def main(params: dict) -> None:
     songs = load_songs(Path(base["raw_dir"]) / "songs.jsonl")
     excluded = []  # artist names the training titles use for something else: the bundle need not carry the titles
     if ev["artist_mentions"] and ev["knn_fusion"]:  # part of model_knn (PlaylistGenerator.named_songs)
-        excluded = sorted(" ".join(name) for name in ArtistMentions.from_training(
-            {s: v.artist for s, v in songs.items()}, train).excluded)
+        excluded = sorted(" ".join(name) for name in ArtistMentions.from_catalog(songs, train).excluded)
     export_bundle(
         out_dir=params["export"]["bundle_dir"],
         model_dir=work / "train" / "model",
