@@ -48,9 +48,7 @@ class TitleKnnBaseline:
         self.train = train
         self.neighbours = neighbours
         self.cluster_sizes = cluster_sizes
-        from sklearn.feature_extraction.text import TfidfVectorizer  # here: importing sklearn costs a CLI 1 s
-
-        self.vectorizer = TfidfVectorizer(analyzer="char_wb", ngram_range=ngram_range, lowercase=True, sublinear_tf=True)
+        self.vectorizer = title_vectorizer(ngram_range)
         self.matrix = self.vectorizer.fit_transform([e.title for e in train])  # (n_train, vocab), rows L2-normalised
 
     def similarities(self, titles: list[str]) -> np.ndarray:
@@ -101,6 +99,13 @@ class TitleKnnBaseline:
         return out
 
 
+def title_vectorizer(ngram_range: tuple[int, int]):
+    """TF-IDF over a title's character n-grams (within words, lower-cased, sublinear counts), unfitted."""
+    from sklearn.feature_extraction.text import TfidfVectorizer  # here: importing sklearn costs a CLI 1 s
+
+    return TfidfVectorizer(analyzer="char_wb", ngram_range=tuple(ngram_range), lowercase=True, sublinear_tf=True)
+
+
 class DenseTitleKnnBaseline(TitleKnnBaseline):
     """The title-kNN baseline with dense sentence embeddings (all-MiniLM-L6-v2, offline) instead of TF-IDF."""
 
@@ -140,7 +145,7 @@ class TitleProfileBaseline:
 
     def recommend(self, titles: list[str], n_clusters: list[int], n_songs: int) -> list[Recommendation]:
         out = []
-        for query, n in zip(self.encoder.sentence_vectors(titles), n_clusters):
+        for query, n in zip(self.profiles.queries(titles, self.encoder), n_clusters):
             score = self.pool_weight * np.exp(self.title_weight * self.profiles.scores(query, self.pool))
             songs = [self.pool[i] for i in np.argsort(-score, kind="stable")[:n_songs]]
             clusters = list(dict.fromkeys(self.index.cluster_of_song[s] for s in songs

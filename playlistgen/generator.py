@@ -110,18 +110,22 @@ class PlaylistGenerator:
         if (self.bundle_dir / "title_profiles.npz").exists() and self.title_weight:
             with np.load(self.bundle_dir / "title_profiles.npz") as z:
                 self.profiles = SongTitleProfiles([str(s) for s in z["song_ids"]], z["vectors"].astype(np.float32))
+        from .corpus import read_examples
+
+        train_path = self.bundle_dir / "train.jsonl"  # the training titles: kNN, lexical profiles, retrieval
+        train = read_examples(train_path) if train_path.exists() else None
+        lexical = float(self.decode_defaults.get("title_lexical", 0.0))  # 0: bundles before it
+        if self.profiles is not None and lexical and train is not None:
+            self.profiles.with_lexical(train, lexical, tuple(self.decode_defaults["knn_ngram"]))
         reads_states = getattr(self.model, "title_proj", None) is not None
         self.title_encoder = TitleEncoder(self.max_source_tokens) if reads_states or self.profiles else None
         self.retrieval = None  # a model trained with retrieved clusters as input reads them here too
         from .retrieval import NeighbourClusters, RetrievalConfig
 
-        from .corpus import read_examples
-
         retrieval_cfg = RetrievalConfig.load(self.bundle_dir / "model")
         if retrieval_cfg is not None:
             sizes = {k: len(v) for k, v in ClusterIndex.load(self.bundle_dir / "clusters.json").songs_in_cluster.items()}
-            self.retrieval = NeighbourClusters(read_examples(self.bundle_dir / "train.jsonl"), retrieval_cfg, sizes,
-                                               self.vocab)
+            self.retrieval = NeighbourClusters(train, retrieval_cfg, sizes, self.vocab)
         self.mentions = None  # artists a title names come first (evaluate.artist_mentions)
         if self.decode_defaults.get("artist_mentions"):
             from .mentions import ArtistMentions
@@ -132,11 +136,10 @@ class PlaylistGenerator:
         # model_knn: the nearest training titles' songs fused into the song order (evaluate.knn_fusion)
         self.fusion_weight = float(self.decode_defaults.get("knn_fusion", 0.0))
         self.neighbours = None
-        if self.fusion_weight and (self.bundle_dir / "train.jsonl").exists():
+        if self.fusion_weight and train is not None:
             from .baselines import TitleKnnBaseline
 
-            self.neighbours = TitleKnnBaseline(read_examples(self.bundle_dir / "train.jsonl"),
-                                               int(self.decode_defaults["knn_neighbours"]),
+            self.neighbours = TitleKnnBaseline(train, int(self.decode_defaults["knn_neighbours"]),
                                                tuple(self.decode_defaults["knn_ngram"]))
         self._constraints: dict[tuple[int, int], ClusterConstraint] = {}
 
@@ -277,7 +280,7 @@ class PlaylistGenerator:
         titles' songs added, the named artists' songs first (model_knn; the model alone without both)."""
         scorer = None
         if self.profiles is not None:
-            query = self.title_encoder.sentence_vectors([clean_title(title)])[0]
+            query = self.profiles.queries([clean_title(title)], self.title_encoder)[0]
             scorer = lambda ids: self.profiles.scores(query, ids)  # noqa: E731
         d = self.decode_defaults
         return self.index.ranked_songs(clusters, limit, self.ranking_weights, scorer, self.title_weight,
@@ -293,7 +296,7 @@ class PlaylistGenerator:
         `popularity_weighted` the catalog's popularity replaces the ranking weight."""
         from .recommend import title_aware_weights
 
-        query = self.title_encoder.sentence_vectors([clean_title(title)])[0]
+        query = self.profiles.queries([clean_title(title)], self.title_encoder)[0]
         return title_aware_weights(self.profiles, query, song_ids, self.title_weight,
                                    self.popularity if popularity_weighted else self.ranking_weights,
                                    self.neighbour_songs(title), self.fusion_weight,

@@ -203,6 +203,7 @@ RULES: dict[str, Check] = {
     "evaluate.unconstrained_sample": integer(0),
     "evaluate.samples_shown": integer(0),
     "evaluate.title_ranking": number(0),
+    "evaluate.title_lexical": number(0, 100),
     "evaluate.cluster_rank_discount": number(0, 4),
     "evaluate.cluster_score_power": number(0, 10),
     "evaluate.scored_clusters": integer(0),

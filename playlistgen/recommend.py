@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections import Counter
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -15,39 +16,94 @@ from .clusters import ClusterIndex, fusion_factors, ranking_weights
 from .decode import ClusterConstraint, DecodeConfig, DecodePolicy, generate_clusters
 
 
+class TitleQuery(NamedTuple):
+    """A title as SongTitleProfiles.scores reads it (SongTitleProfiles.queries)."""
+    vector: np.ndarray  # L2-normalised sentence vector
+    lexical: object = None  # (1, n-grams) sparse TF-IDF row over the profiles' character n-grams, with a lexical part
+
+
 class SongTitleProfiles:
     """A title-song score learned from the training playlists: a song's profile is the mean sentence vector of the
     titles of the training playlists that hold it, so "workout" scores the songs people file under gym titles
     above the equally popular songs of the same cluster filed under "chill". Songs in no training playlist have no
-    profile and score 0."""
+    profile and score 0.
+
+    With a lexical part (with_lexical; evaluate.title_lexical) a song also has the mean TF-IDF vector of those
+    titles over character n-grams (the title-kNN baseline's vectorizer), and the score is (sentence cosine +
+    w x n-gram cosine) / (1 + w): the words a sentence model reads past ("remixes", "top 50", "2020", names) count
+    too."""
 
     def __init__(self, song_ids: list[str], vectors: np.ndarray):
         self.row = {s: i for i, s in enumerate(song_ids)}
         self.vectors = vectors  # (songs, D), L2-normalised
+        self.lexical_weight, self.vectorizer, self.lexical = 0.0, None, None
 
     @classmethod
     def from_playlists(cls, playlists, title_vectors: np.ndarray) -> "SongTitleProfiles":
         """`playlists`: examples with song_ids; `title_vectors`: their titles' L2-normalised sentence vectors."""
-        rows: dict[str, list[int]] = {}
-        for i, p in enumerate(playlists):
-            for s in dict.fromkeys(p.song_ids):
-                rows.setdefault(s, []).append(i)
+        rows = playlists_of_songs(playlists)
         song_ids = list(rows)
         vectors = np.stack([title_vectors[r].mean(0) for r in rows.values()]) if rows else np.zeros((0, 1))
         vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
         return cls(song_ids, vectors.astype(np.float32))
 
-    def scores(self, query: np.ndarray, song_ids: list[str]) -> np.ndarray:
-        """Cosine of the query title's vector with each song's profile; (len(song_ids),). A song without a profile
-        (added after training, or in no training playlist) gets the mean score of the others, so that it is
-        ranked as an average song of its pool rather than never."""
+    @classmethod
+    def from_training(cls, train, encoder, lexical_weight: float = 0.0,
+                      ngram: tuple[int, int] = (2, 4)) -> "SongTitleProfiles":
+        """The profiles of the training playlists' songs, with the lexical part when `lexical_weight` > 0."""
+        profiles = cls.from_playlists(train, encoder.sentence_vectors([e.title for e in train]))
+        return profiles.with_lexical(train, lexical_weight, ngram) if lexical_weight else profiles
+
+    def with_lexical(self, playlists, weight: float, ngram: tuple[int, int]) -> "SongTitleProfiles":
+        """Add the lexical part from the same training playlists (a bundle rebuilds it from its train.jsonl)."""
+        from scipy import sparse
+        from sklearn.preprocessing import normalize
+
+        from .baselines import title_vectorizer
+
+        self.vectorizer = title_vectorizer(tuple(ngram))
+        titles = self.vectorizer.fit_transform([p.title for p in playlists])  # (playlists, n-grams), rows L2
+        pairs = [(self.row[s], i) for s, rows in playlists_of_songs(playlists).items() if s in self.row for i in rows]
+        holds = sparse.csr_matrix((np.ones(len(pairs)), tuple(np.array(pairs, dtype=np.int64).reshape(-1, 2).T)),
+                                  shape=(len(self.row), len(playlists)))
+        self.lexical = normalize(holds @ titles).astype(np.float32).tocsr()  # (songs, n-grams)
+        self.lexical_weight = float(weight)
+        return self
+
+    def queries(self, titles: list[str], encoder) -> list[TitleQuery]:
+        """The titles as scores() reads them: sentence vectors, and TF-IDF rows with a lexical part."""
+        vectors = encoder.sentence_vectors(titles)
+        if self.lexical is None:
+            return [TitleQuery(v) for v in vectors]
+        lexical = self.vectorizer.transform(titles).astype(np.float32)
+        return [TitleQuery(v, lexical[i]) for i, v in enumerate(vectors)]
+
+    def scores(self, query: TitleQuery | np.ndarray, song_ids: list[str]) -> np.ndarray:
+        """Cosine of the query title with each song's profile (with the lexical part: the weighted mean of the
+        sentence and n-gram cosines); (len(song_ids),). `query`: a TitleQuery, or a bare sentence vector. A song
+        without a profile (added after training, or in no training playlist) gets the mean score of the others, so
+        that it is ranked as an average song of its pool rather than never."""
+        vector, lexical = (query.vector, query.lexical) if isinstance(query, TitleQuery) else (query, None)
         rows = np.array([self.row.get(s, -1) for s in song_ids], dtype=np.int64)
         known = rows >= 0
         out = np.zeros(len(song_ids), dtype=np.float32)
         if known.any():
-            out[known] = self.vectors[rows[known]] @ query
+            score = self.vectors[rows[known]] @ vector
+            if lexical is not None and self.lexical is not None:
+                w = self.lexical_weight
+                score = (score + w * (self.lexical @ lexical.T).toarray().ravel()[rows[known]]) / (1.0 + w)
+            out[known] = score
             out[~known] = out[known].mean()
         return out
+
+
+def playlists_of_songs(playlists) -> dict[str, list[int]]:
+    """song -> the indices of the playlists holding it, songs in first-seen order."""
+    rows: dict[str, list[int]] = {}
+    for i, p in enumerate(playlists):
+        for s in dict.fromkeys(p.song_ids):
+            rows.setdefault(s, []).append(i)
+    return rows
 
 
 def title_aware_weights(profiles: SongTitleProfiles, query: np.ndarray, song_ids, title_weight: float,
@@ -108,7 +164,7 @@ class Recommender:
         profiles = None
         if e.get("title_ranking", 0):
             encoder = encoder or make_title_encoder("minilm", t["max_source_tokens"])
-            profiles = SongTitleProfiles.from_playlists(train, encoder.sentence_vectors([x.title for x in train]))
+            profiles = SongTitleProfiles.from_training(train, encoder, e["title_lexical"], tuple(e["knn_ngram"]))
         policy = DecodePolicy.from_params(e)
         cfg = policy.config(clusters=len(index.songs_in_cluster))
         retrieval = cls.retrieval_for(work / "train" / "model", train, index, vocab)
@@ -163,7 +219,7 @@ class Recommender:
         first (evaluate.artist_mentions)}, ordered as the evaluate stage orders them."""
         from .evaluate import model_recommendations
 
-        queries = self.title_encoder.sentence_vectors(titles) if self.profiles is not None else None
+        queries = self.profiles.queries(titles, self.title_encoder) if self.profiles is not None else None
         clusters = self.clusters(titles)
         named = [self.mentions.songs(t, self.weights) for t in titles] if self.mentions is not None else None
         scoring = dict(distributions=self.distributions(titles), score_power=self.score_power,

@@ -39,8 +39,8 @@ class Answerer:
                                        {s: v.popularity for s, v in songs.items()})
         self.profiles = None
         if self.p["title_ranking"]:
-            self.profiles = SongTitleProfiles.from_playlists(
-                train, title_encoder.sentence_vectors([e.title for e in train]))
+            self.profiles = SongTitleProfiles.from_training(train, title_encoder, self.p["title_lexical"],
+                                                            tuple(self.p["knn_ngram"]))
         sizes = {key: len(songs) for key, songs in index.songs_in_cluster.items()}
         self.knn = TitleKnnBaseline(train, self.p["knn_neighbours"], tuple(self.p["knn_ngram"]), sizes)
         self.neighbours = self.knn if self.p["knn_fusion"] else None  # model_knn fuses its neighbour scores
@@ -61,7 +61,7 @@ class Answerer:
         """`distributions`: per title, cluster -> the model's probability (decode_all with cluster_keys)."""
         p = self.p
         titles = [e.title for e in examples]
-        queries = self.encoder.sentence_vectors(titles) if self.profiles is not None else None
+        queries = self.profiles.queries(titles, self.encoder) if self.profiles is not None else None
         n_clusters = [max(1, len(distinct(s))) for s in sequences]
         n_songs = max(p["ks"])
         shared = (self.index, n_songs, self.weights, self.profiles, queries, p["title_ranking"],
@@ -85,7 +85,7 @@ class Answerer:
 
         if self.profiles is None:
             return None
-        queries = self.encoder.sentence_vectors(titles)
+        queries = self.profiles.queries(titles, self.encoder)
         neighbours = ([songs for songs, _ in self.neighbours.neighbour_scores(titles)]
                       if self.neighbours is not None else [None] * len(titles))
         return lambda i, ids: title_aware_weights(self.profiles, queries[i], ids, self.p["title_ranking"],

@@ -21,7 +21,7 @@ def main(params: dict) -> None:
     profiles = None
     if ev["title_ranking"]:
         encoder = make_title_encoder("minilm", params["train"]["max_source_tokens"])
-        profiles = SongTitleProfiles.from_playlists(train, encoder.sentence_vectors([e.title for e in train]))
+        profiles = SongTitleProfiles.from_training(train, encoder, ev["title_lexical"], tuple(ev["knn_ngram"]))
     songs = load_songs(Path(base["raw_dir"]) / "songs.jsonl")
     excluded = []  # artist names the training titles use for something else: the bundle need not carry the titles
     if ev["artist_mentions"] and ev["knn_fusion"]:  # part of model_knn (PlaylistGenerator.named_songs)
@@ -35,7 +35,8 @@ def main(params: dict) -> None:
         semantic_ids_path=work / "quantize" / "song_semantic_ids.jsonl",
         songs=songs,
         decode_defaults={**DecodePolicy.from_params(ev).to_dict(),  # what the evaluate stage scored
-                         "title_ranking": ev["title_ranking"], "title_encoder": params["train"]["title_encoder"],
+                         "title_ranking": ev["title_ranking"], "title_lexical": ev["title_lexical"],
+                         "title_encoder": params["train"]["title_encoder"],
                          "cluster_rank_discount": ev["cluster_rank_discount"], "knn_fusion": ev["knn_fusion"],
                          "knn_neighbours": ev["knn_neighbours"], "knn_ngram": ev["knn_ngram"],
                          "draw_sharpness": ev["draw_sharpness"], "cluster_score_power": ev["cluster_score_power"],
@@ -47,8 +48,9 @@ def main(params: dict) -> None:
         data_dir=base["raw_dir"],
         playlist_counts=Counter(s for e in train for s in e.song_ids),
         title_profiles=profiles,
-        train_examples_path=work / "corpus" / "train.jsonl"
-        if ev["knn_fusion"] or (work / "train" / "model" / RETRIEVAL_FILE).exists() else None,
+        train_examples_path=work / "corpus" / "train.jsonl"  # the bundle's kNN, lexical profiles and retrieval read it
+        if ev["knn_fusion"] or (ev["title_ranking"] and ev["title_lexical"])
+        or (work / "train" / "model" / RETRIEVAL_FILE).exists() else None,
     )
 
 

@@ -86,6 +86,32 @@ class _FixedEncoder:
         return np.stack([self.vector] * len(titles))
 
 
+def test_lexical_profiles_add_the_words_a_sentence_model_reads_past():
+    # sentence vectors that cannot tell the titles apart: only the n-grams can
+    train = [Example("p1", "pop remixes", ["0-0"], ["a", "b"]),
+             Example("p2", "pop hits", ["0-0"], ["b", "c"]),
+             Example("p3", "chill", ["1-0"], ["d"])]
+    same = _FixedEncoder(np.array([1.0, 0.0], dtype=np.float32))
+    plain = SongTitleProfiles.from_training(train, same)
+    query = plain.queries(["Pop Remixes"], same)[0]
+    assert np.allclose(plain.scores(query, ["a", "b", "c", "d"]), 1.0)  # no lexical part: all equal
+    lexical = SongTitleProfiles.from_training(train, same, lexical_weight=1.0, ngram=(2, 4))
+    query = lexical.queries(["Pop Remixes"], same)[0]
+    a, b, c, d, unknown = lexical.scores(query, ["a", "b", "c", "d", "new"])
+    # a's only title is the query's (cosine 1 on both parts); b's profile is the mean of "pop remixes" and
+    # "pop hits"; c has only "pop hits"; d shares no n-gram with the query: (1 + 0) / 2
+    assert a == pytest.approx(1.0, abs=1e-5) and a > b > c > d and d == pytest.approx(0.5, abs=1e-5)
+    assert unknown == pytest.approx(np.mean([a, b, c, d]), abs=1e-5)
+    vec = lexical.vectorizer.transform(["pop remixes", "pop hits"]).toarray()
+    mean = vec.sum(0) / np.linalg.norm(vec.sum(0))
+    assert b == pytest.approx((1.0 + float(mean @ vec[0])) / 2, abs=1e-5)  # weight 1: the plain mean of both
+    # a bare sentence vector (as older callers pass) reads the sentence part only
+    assert np.allclose(lexical.scores(np.array([1.0, 0.0], dtype=np.float32), ["a", "d"]), 1.0)
+    ranked = INDEX.ranked_songs(["0-0"], 2, {"a": 1.0, "b": 3.0}, lambda ids: lexical.scores(query, ids), 20.0)
+    assert ranked == ["a", "b"]  # the title's words beat b's three playlists
+    assert INDEX.ranked_songs(["0-0"], 2, {"a": 1.0, "b": 3.0}, lambda ids: plain.scores(query, ids), 20.0) == ["b", "a"]
+
+
 def test_score_on_a_worked_case():
     recs = model_recommendations([["0-0", "3-0"]], INDEX, 2, {"a": 3, "f": 2, "b": 1})
     truth = [Example("t", "x", [], ["a", "f", "z"])]
