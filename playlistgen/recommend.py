@@ -36,7 +36,7 @@ class SongTitleProfiles:
     def __init__(self, song_ids: list[str], vectors: np.ndarray):
         self.row = {s: i for i, s in enumerate(song_ids)}
         self.vectors = vectors  # (songs, D), L2-normalised
-        self.lexical_weight, self.vectorizer, self.lexical = 0.0, None, None
+        self.lexical_weight, self.vectorizer, self.titles, self.holds, self.lexical_norms = 0.0, None, None, None, None
 
     @classmethod
     def from_playlists(cls, playlists, title_vectors: np.ndarray) -> "SongTitleProfiles":
@@ -55,25 +55,34 @@ class SongTitleProfiles:
         return profiles.with_lexical(train, lexical_weight, ngram) if lexical_weight else profiles
 
     def with_lexical(self, playlists, weight: float, ngram: tuple[int, int]) -> "SongTitleProfiles":
-        """Add the lexical part from the same training playlists (a bundle rebuilds it from its train.jsonl)."""
+        """Add the lexical part from the same training playlists (a bundle rebuilds it from its train.jsonl). A song's
+        n-gram profile is the normalised sum of its playlists' TF-IDF rows; it is kept factored (which playlists
+        hold the song, the playlists' rows, the profile's norm), so a query costs one product per playlist and per
+        song-playlist pair, not per n-gram of every profile."""
         from scipy import sparse
-        from sklearn.preprocessing import normalize
 
         from .baselines import title_vectorizer
 
         self.vectorizer = title_vectorizer(tuple(ngram))
-        titles = self.vectorizer.fit_transform([p.title for p in playlists])  # (playlists, n-grams), rows L2
+        self.titles = self.vectorizer.fit_transform([p.title for p in playlists]).astype(np.float32).tocsr()
         pairs = [(self.row[s], i) for s, rows in playlists_of_songs(playlists).items() if s in self.row for i in rows]
-        holds = sparse.csr_matrix((np.ones(len(pairs)), tuple(np.array(pairs, dtype=np.int64).reshape(-1, 2).T)),
-                                  shape=(len(self.row), len(playlists)))
-        self.lexical = normalize(holds @ titles).astype(np.float32).tocsr()  # (songs, n-grams)
+        pairs = np.array(pairs, dtype=np.int64).reshape(-1, 2)
+        self.holds = sparse.csr_matrix((np.ones(len(pairs), dtype=np.float32), (pairs[:, 0], pairs[:, 1])),
+                                       shape=(len(self.row), len(playlists)))  # (songs, playlists)
+        sums = self.holds @ self.titles  # (songs, n-grams): built once for the norms, not kept
+        self.lexical_norms = np.maximum(np.sqrt(np.asarray(sums.multiply(sums).sum(1)).ravel()), 1e-12)
         self.lexical_weight = float(weight)
         return self
+
+    def lexical_scores(self, lexical) -> np.ndarray:
+        """Cosine of a title's TF-IDF row (1, n-grams) with every song's n-gram profile; (songs,)."""
+        per_playlist = np.asarray((self.titles @ lexical.T).todense()).ravel()
+        return (self.holds @ per_playlist) / self.lexical_norms
 
     def queries(self, titles: list[str], encoder) -> list[TitleQuery]:
         """The titles as scores() reads them: sentence vectors, and TF-IDF rows with a lexical part."""
         vectors = encoder.sentence_vectors(titles)
-        if self.lexical is None:
+        if self.vectorizer is None:
             return [TitleQuery(v) for v in vectors]
         lexical = self.vectorizer.transform(titles).astype(np.float32)
         return [TitleQuery(v, lexical[i]) for i, v in enumerate(vectors)]
@@ -89,9 +98,9 @@ class SongTitleProfiles:
         out = np.zeros(len(song_ids), dtype=np.float32)
         if known.any():
             score = self.vectors[rows[known]] @ vector
-            if lexical is not None and self.lexical is not None:
+            if lexical is not None and self.vectorizer is not None:
                 w = self.lexical_weight
-                score = (score + w * (self.lexical @ lexical.T).toarray().ravel()[rows[known]]) / (1.0 + w)
+                score = (score + w * self.lexical_scores(lexical)[rows[known]]) / (1.0 + w)
             out[known] = score
             out[~known] = out[known].mean()
         return out
