@@ -114,9 +114,17 @@ class PlaylistGenerator:
 
         train_path = self.bundle_dir / "train.jsonl"  # the training titles: kNN, lexical profiles, retrieval
         train = read_examples(train_path) if train_path.exists() else None
+        # model_knn: the nearest training titles' songs fused into the song order (evaluate.knn_fusion)
+        self.fusion_weight = float(self.decode_defaults.get("knn_fusion", 0.0))
+        self.neighbours = None
+        if self.fusion_weight and train is not None:
+            from .baselines import TitleKnnBaseline
+
+            self.neighbours = TitleKnnBaseline(train, int(self.decode_defaults["knn_neighbours"]),
+                                               tuple(self.decode_defaults["knn_ngram"]))
         lexical = float(self.decode_defaults.get("title_lexical", 0.0))  # 0: bundles before it
         if self.profiles is not None and lexical and train is not None:
-            self.profiles.with_lexical(train, lexical, tuple(self.decode_defaults["knn_ngram"]))
+            self.profiles.with_lexical(train, lexical, tuple(self.decode_defaults["knn_ngram"]), self.neighbours)
         reads_states = getattr(self.model, "title_proj", None) is not None
         self.title_encoder = TitleEncoder(self.max_source_tokens) if reads_states or self.profiles else None
         self.retrieval = None  # a model trained with retrieved clusters as input reads them here too
@@ -133,14 +141,6 @@ class PlaylistGenerator:
             self.mentions = ArtistMentions({s: r.get("artist") or "" for s, r in self.songs.items()},
                                            {tuple(n.split()) for n in self.decode_defaults.get(
                                                "artist_mentions_excluded", [])})
-        # model_knn: the nearest training titles' songs fused into the song order (evaluate.knn_fusion)
-        self.fusion_weight = float(self.decode_defaults.get("knn_fusion", 0.0))
-        self.neighbours = None
-        if self.fusion_weight and train is not None:
-            from .baselines import TitleKnnBaseline
-
-            self.neighbours = TitleKnnBaseline(train, int(self.decode_defaults["knn_neighbours"]),
-                                               tuple(self.decode_defaults["knn_ngram"]))
         self._constraints: dict[tuple[int, int], ClusterConstraint] = {}
 
     def _cluster_index(self, data_dir: Path | None) -> ClusterIndex:

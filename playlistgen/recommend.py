@@ -48,23 +48,29 @@ class SongTitleProfiles:
         return cls(song_ids, vectors.astype(np.float32))
 
     @classmethod
-    def from_training(cls, train, encoder, lexical_weight: float = 0.0,
-                      ngram: tuple[int, int] = (2, 4)) -> "SongTitleProfiles":
-        """The profiles of the training playlists' songs, with the lexical part when `lexical_weight` > 0."""
+    def from_training(cls, train, encoder, lexical_weight: float = 0.0, ngram: tuple[int, int] = (2, 4),
+                      knn=None) -> "SongTitleProfiles":
+        """The profiles of the training playlists' songs, with the lexical part when `lexical_weight` > 0 (`knn`:
+        as in with_lexical)."""
         profiles = cls.from_playlists(train, encoder.sentence_vectors([e.title for e in train]))
-        return profiles.with_lexical(train, lexical_weight, ngram) if lexical_weight else profiles
+        return profiles.with_lexical(train, lexical_weight, ngram, knn) if lexical_weight else profiles
 
-    def with_lexical(self, playlists, weight: float, ngram: tuple[int, int]) -> "SongTitleProfiles":
+    def with_lexical(self, playlists, weight: float, ngram: tuple[int, int], knn=None) -> "SongTitleProfiles":
         """Add the lexical part from the same training playlists (a bundle rebuilds it from its train.jsonl). A song's
         n-gram profile is the normalised sum of its playlists' TF-IDF rows; it is kept factored (which playlists
         hold the song, the playlists' rows, the profile's norm), so a query costs one product per playlist and per
-        song-playlist pair, not per n-gram of every profile."""
+        song-playlist pair, not per n-gram of every profile. `knn`: a baselines.TitleKnnBaseline over the same
+        playlists and n-grams, whose fitted vectorizer is reused instead of fitting the same one again."""
         from scipy import sparse
 
         from .baselines import title_vectorizer
 
-        self.vectorizer = title_vectorizer(tuple(ngram))
-        self.titles = self.vectorizer.fit_transform([p.title for p in playlists]).astype(np.float32).tocsr()
+        if knn is not None:
+            self.vectorizer, titles = knn.vectorizer, knn.matrix
+        else:
+            self.vectorizer = title_vectorizer(tuple(ngram))
+            titles = self.vectorizer.fit_transform([p.title for p in playlists])
+        self.titles = titles.astype(np.float32).tocsr()
         pairs = [(self.row[s], i) for s, rows in playlists_of_songs(playlists).items() if s in self.row for i in rows]
         pairs = np.array(pairs, dtype=np.int64).reshape(-1, 2)
         self.holds = sparse.csr_matrix((np.ones(len(pairs), dtype=np.float32), (pairs[:, 0], pairs[:, 1])),
@@ -170,10 +176,12 @@ class Recommender:
         songs = load_songs(Path(raw_dir) / "songs.jsonl")
         weights = ranking_weights(Counter(s for x in train for s in x.song_ids), {s: v.popularity for s, v in songs.items()})
         encoder = make_title_encoder(t["title_encoder"], t["max_source_tokens"])
+        neighbours = title_neighbours(train, e)
         profiles = None
         if e.get("title_ranking", 0):
             encoder = encoder or make_title_encoder("minilm", t["max_source_tokens"])
-            profiles = SongTitleProfiles.from_training(train, encoder, e["title_lexical"], tuple(e["knn_ngram"]))
+            profiles = SongTitleProfiles.from_training(train, encoder, e["title_lexical"], tuple(e["knn_ngram"]),
+                                                       neighbours)
         policy = DecodePolicy.from_params(e)
         cfg = policy.config(clusters=len(index.songs_in_cluster))
         retrieval = cls.retrieval_for(work / "train" / "model", train, index, vocab)
@@ -185,7 +193,7 @@ class Recommender:
         return cls(model, tokenizer, vocab, index, cfg, t["max_source_tokens"], weights,
                    encoder if getattr(model, "title_proj", None) is not None or profiles else None, profiles,
                    e.get("title_ranking", 0.0), policy.max_repeats, e["batch_size"], train, retrieval,
-                   e["cluster_rank_discount"], title_neighbours(train, e), e["knn_fusion"],
+                   e["cluster_rank_discount"], neighbours, e["knn_fusion"],
                    e["cluster_score_power"], e["scored_clusters"], mentions)
 
     @staticmethod

@@ -37,12 +37,12 @@ class Answerer:
         self.p, self.train, self.index, self.songs, self.encoder = params["evaluate"], train, index, songs, title_encoder
         self.weights = ranking_weights(Counter(s for e in train for s in e.song_ids),
                                        {s: v.popularity for s, v in songs.items()})
+        sizes = {key: len(songs) for key, songs in index.songs_in_cluster.items()}
+        self.knn = TitleKnnBaseline(train, self.p["knn_neighbours"], tuple(self.p["knn_ngram"]), sizes)
         self.profiles = None
         if self.p["title_ranking"]:
             self.profiles = SongTitleProfiles.from_training(train, title_encoder, self.p["title_lexical"],
-                                                            tuple(self.p["knn_ngram"]))
-        sizes = {key: len(songs) for key, songs in index.songs_in_cluster.items()}
-        self.knn = TitleKnnBaseline(train, self.p["knn_neighbours"], tuple(self.p["knn_ngram"]), sizes)
+                                                            tuple(self.p["knn_ngram"]), self.knn)
         self.neighbours = self.knn if self.p["knn_fusion"] else None  # model_knn fuses its neighbour scores
         self.mentions = None  # a lookup like the neighbours: part of model_knn, never of the model alone
         if self.p["artist_mentions"] and self.neighbours is not None:

@@ -105,10 +105,12 @@ def test_lexical_profiles_add_the_words_a_sentence_model_reads_past():
     vec = lexical.vectorizer.transform(["pop remixes", "pop hits"]).toarray()
     mean = vec.sum(0) / np.linalg.norm(vec.sum(0))
     assert b == pytest.approx((1.0 + float(mean @ vec[0])) / 2, abs=1e-5)  # weight 1: the plain mean of both
+    shared = SongTitleProfiles.from_training(train, same, 1.0, (2, 4), TitleKnnBaseline(train, 2, (2, 4)))
+    assert np.allclose(shared.scores(shared.queries(["Pop Remixes"], same)[0], ["a", "b", "c", "d"]), [a, b, c, d])
     # a bare sentence vector (as older callers pass) reads the sentence part only
     assert np.allclose(lexical.scores(np.array([1.0, 0.0], dtype=np.float32), ["a", "d"]), 1.0)
     ranked = INDEX.ranked_songs(["0-0"], 2, {"a": 1.0, "b": 3.0}, lambda ids: lexical.scores(query, ids), 20.0)
-    assert ranked == ["a", "b"]  # the title's words beat b's three playlists
+    assert ranked == ["a", "b"]  # the title's words beat b's ranking weight of 3
     assert INDEX.ranked_songs(["0-0"], 2, {"a": 1.0, "b": 3.0}, lambda ids: plain.scores(query, ids), 20.0) == ["b", "a"]
 
 
