@@ -4,6 +4,8 @@
     python bench/realdev.py --split val        # the validation part: make choices here, never on test
     python bench/realdev.py --split val --set train.title_encoder=none --out /tmp/ablation.json
     python bench/realdev.py --split val --seeds 7,11   # also two other splits, pooled: ~230 playlists, not ~80
+    python bench/realdev.py --split val --seeds 7,11 --set train.dropout=0.3 --against data/before_rows.json
+                                               # paired intervals against an earlier run's per-playlist rows
 
 params.yaml with the overrides of bench/realdev.yaml (and --set key=value) drives the same stage code as
 `dvc repro` (data -> quantize -> corpus -> train), in --work (default data/realdev), then answers each evaluation
@@ -12,7 +14,11 @@ is the majority genre of the training playlists holding it; genre@20 is the shar
 playlist's genre. Stages whose params did not change since the last run in --work are reused. With --seeds the
 check also runs on the splits those seeds draw (each in --work_seed<S>, its own data, clusters and model) and reports
 the methods over all their evaluation playlists together under "splits" (the committed split stays at the top): a
-difference of 0.03 genre@20 is noise on one split's ~80 playlists.
+difference of 0.03 genre@20 is noise on one split's ~80 playlists. Every run writes its per-playlist scores to
+--work/rows_<split>.json; --against with a copy of an earlier run's file adds paired 95% intervals of (this run - that
+one) per method and metric, over the playlists both evaluated. Those intervals count playlist sampling only, not
+training: on one machine a rerun repeats every number, but a fresh build on another machine (same code and params)
+moved pooled validation genre@20 from 0.782 to 0.769, so compare runs built in the same place.
 """
 from __future__ import annotations
 
@@ -118,8 +124,8 @@ def answers_for(params: dict, split: str) -> tuple[dict[str, list[list[str]]], l
     return answers, train, evaluated, recommender.index
 
 
-def evaluate_titles(params: dict, split: str, labels: dict) -> tuple[dict, dict, dict]:
-    """(report, per-playlist rows, answers) of every method on the split's titles."""
+def evaluate_titles(params: dict, split: str, labels: dict) -> tuple[dict, dict, dict, list[str]]:
+    """(report, per-playlist rows, answers, playlist ids) of every method on the split's titles."""
     from playlistgen.realdev import playlist_rows, song_labels, summarise
 
     answers, train, evaluated, index = answers_for(params, split)
@@ -129,10 +135,11 @@ def evaluate_titles(params: dict, split: str, labels: dict) -> tuple[dict, dict,
                          index.cluster_of_song, e["playlist_length"])
     report = summarise(rows, answers, e["bootstrap_resamples"], params["base"]["seed"])
     report["playlists"] = {"train": len(train), split: len(evaluated)}
-    return report, rows, answers
+    return report, rows, answers, [p.playlist_id for p in evaluated]
 
 
-def run_split(params: dict, data_dir: Path, work: Path, split: str, labels: dict) -> tuple[dict, dict, dict]:
+def run_split(params: dict, data_dir: Path, work: Path, split: str,
+              labels: dict) -> tuple[dict, dict, dict, list[str]]:
     """The whole check on one split of the playlists (params' base.seed draws it), in `work`."""
     params = copy.deepcopy(params)
     files = params["data"]["files"]
@@ -141,9 +148,34 @@ def run_split(params: dict, data_dir: Path, work: Path, split: str, labels: dict
     work.mkdir(parents=True, exist_ok=True)
     params["base"].update(raw_dir=str(work / "raw"), work_dir=str(work / "work"))
     train_summary = build(params, work)
-    report, rows, answers = evaluate_titles(params, split, labels)
+    report, rows, answers, ids = evaluate_titles(params, split, labels)
     report["train"] = train_summary
-    return report, rows, answers
+    return report, rows, answers, ids
+
+
+def keyed_rows(seed: int, rows: dict[str, list[dict]], ids: list[str]) -> dict[str, dict[str, dict]]:
+    """Per method, "<split seed>/<playlist id>" -> that playlist's metrics: what --against pairs on."""
+    return {name: {f"{seed}/{pid}": r for pid, r in zip(ids, per)} for name, per in rows.items()}
+
+
+def compare_runs(now: dict, before: dict, resamples: int, seed: int) -> dict:
+    """Per method in both runs, paired bootstrap intervals of (this run - the other run) over the playlists they
+    share (same split seeds and part): whether a change of params moved a method beyond noise."""
+    from playlistgen.metrics import paired_bootstrap
+
+    out = {}
+    for name in now.keys() & before.keys():
+        shared = sorted(now[name].keys() & before[name].keys())
+        if not shared:
+            continue
+        metrics = list(now[name][shared[0]])
+        out[name] = {m: paired_bootstrap([now[name][k][m] for k in shared], [before[name][k][m] for k in shared],
+                                         resamples, seed) for m in metrics}
+        out[name]["playlists"] = len(shared)
+    if not out:
+        raise SystemExit("--against: the two runs share no evaluated playlists; run both with the same --split and "
+                         "--seeds")
+    return out
 
 
 def seed_list(text: str | None, base_seed: int) -> list[int]:
@@ -167,6 +199,9 @@ def main(argv=None) -> int:
                         help="also run the check on the splits these seeds draw (in --work_seed<S>) and report them "
                              "pooled: about 3x the playlists behind each mean and interval")
     parser.add_argument("--out", default=None, help="default metrics/realdev.json (test) or metrics/realdev_val.json")
+    parser.add_argument("--against", default=None, metavar="ROWS",
+                        help="the per-playlist rows another run wrote (<its --work>/rows_<split>.json, e.g. before a "
+                             "--set change): report paired 95%% intervals of this run minus that one")
     args = parser.parse_args(argv)
     data_dir, work = Path(args.data).resolve(), Path(args.work).resolve()
     out_path = Path(args.out or ROOT / "metrics" / ("realdev.json" if args.split == "test" else "realdev_val.json"))
@@ -180,9 +215,18 @@ def main(argv=None) -> int:
     for assignment in args.set:
         apply_set(params, assignment)
     seeds = seed_list(args.seeds, params["base"]["seed"])
+    e = params["evaluate"]
     labels = read_labels(data_dir / "playlist_labels.csv")
-    report, rows, answers = run_split(params, data_dir, work, args.split, labels)
+    before = None
+    if args.against:
+        try:
+            before = json.loads(Path(args.against).read_text())
+        except (OSError, ValueError) as exc:
+            raise SystemExit(f"--against {args.against}: cannot read it ({exc}); give the rows_<split>.json a "
+                             "previous run wrote in its --work folder")
+    report, rows, answers, ids = run_split(params, data_dir, work, args.split, labels)
     report["params"] = {"overrides": args.set, "split": args.split}
+    keyed = keyed_rows(seeds[0], rows, ids)
     if len(seeds) > 1:
         from playlistgen.realdev import pooled
 
@@ -190,10 +234,11 @@ def main(argv=None) -> int:
         for seed in seeds[1:]:
             other = copy.deepcopy(params)
             other["base"]["seed"] = seed
-            per_seed[seed], *part = run_split(other, data_dir, work.with_name(f"{work.name}_seed{seed}"), args.split,
-                                              labels)
-            parts.append(tuple(part))
-        e = params["evaluate"]
+            per_seed[seed], seed_rows, seed_answers, seed_ids = run_split(
+                other, data_dir, work.with_name(f"{work.name}_seed{seed}"), args.split, labels)
+            parts.append((seed_rows, seed_answers))
+            for name, by_key in keyed_rows(seed, seed_rows, seed_ids).items():
+                keyed.setdefault(name, {}).update(by_key)
         report["splits"] = {
             "seeds": seeds,
             "pooled": {**pooled(parts, e["bootstrap_resamples"], params["base"]["seed"]),
@@ -203,13 +248,19 @@ def main(argv=None) -> int:
         }
     from playlistgen.io import write_json
 
+    if before is not None:
+        report["vs_against"] = {"rows": str(args.against),
+                                "ci95": compare_runs(keyed, before, e["bootstrap_resamples"], params["base"]["seed"])}
+    write_json(work / f"rows_{args.split}.json", keyed)
     write_json(out_path, report)
     headline = ("genre@20", "subgenre@20", "ndcg@20", "cluster_f1", "distinct_top10_share")
     shown = report["splits"]["pooled"] if len(seeds) > 1 else report
     print(f"{'pooled over seeds ' + str(seeds) if len(seeds) > 1 else 'seed ' + str(seeds[0])}, {args.split} part:")
     print(json.dumps({m: {k: v for k, v in r.items() if k in headline} for m, r in shown["methods"].items()}, indent=1))
     print(json.dumps(shown["ci95_vs_title_knn"].get("model")))
-    print(f"wrote {out_path}")
+    if before is not None:
+        print(f"model, this run - {args.against}:", json.dumps(report["vs_against"]["ci95"].get("model")))
+    print(f"wrote {out_path} and {work / f'rows_{args.split}.json'}")
     return 0
 
 

@@ -68,3 +68,18 @@ def test_seed_list_puts_the_committed_split_first():
     assert bench.seed_list("7, 1234,7", 1234) == [1234, 7]
     with pytest.raises(SystemExit, match="--seeds 'seven'"):
         bench.seed_list("seven", 1234)
+
+
+def test_against_pairs_the_shared_playlists_of_two_runs():
+    bench = load_bench()
+    rows = {"model": [{"genre@20": 1.0}, {"genre@20": 0.5}], "title_knn": [{"genre@20": 0.0}, {"genre@20": 0.0}]}
+    now = bench.keyed_rows(1234, rows, ["p1", "p2"])
+    assert now["model"] == {"1234/p1": {"genre@20": 1.0}, "1234/p2": {"genre@20": 0.5}}
+    before = {"model": {"1234/p1": {"genre@20": 0.5}, "1234/p2": {"genre@20": 0.5}, "7/p9": {"genre@20": 0.0}}}
+    out = bench.compare_runs(now, before, 200, 0)
+    assert set(out) == {"model"}  # title_knn is in one run only
+    assert out["model"]["playlists"] == 2
+    assert out["model"]["genre@20"]["diff"] == pytest.approx(0.25)
+    assert out["model"]["genre@20"]["lo"] == pytest.approx(0.0) and out["model"]["genre@20"]["hi"] == pytest.approx(0.5)
+    with pytest.raises(SystemExit, match="share no evaluated playlists"):
+        bench.compare_runs(now, {"model": {"7/p9": {"genre@20": 0.0}}}, 200, 0)
