@@ -172,3 +172,25 @@ def test_text_vectors_place_similar_song_texts_together():
     ids, x = text_vectors(songs, dim=384, seed=0)
     assert ids == ["a", "b", "c"] and x.shape == (3, 384)
     assert x[0] @ x[1] > x[0] @ x[2] + 0.2
+
+
+def test_text_vectors_encode_one_list_of_texts_once_per_process(monkeypatch):
+    from playlistgen import embed
+
+    calls = []
+
+    class Fake:
+        def encode(self, texts, **_):
+            calls.append(list(texts))
+            return np.array([[float(len(t)), 1.0, 0.0] for t in texts])
+
+    monkeypatch.setattr(embed, "sentence_model", lambda: Fake())
+    monkeypatch.setattr(embed, "_ENCODED", {})
+    songs = [{"song_id": "a", "title": "Rain"}, {"song_id": "b", "title": "Thunderstorm", "artist": "Sky"}]
+    first = embed.text_vectors(songs, dim=3, seed=0)[1]
+    first[:] = -1  # the caller's array is its own: the kept vectors stay as encoded
+    ids, again = embed.text_vectors(songs, dim=3, seed=0)
+    assert len(calls) == 1 and ids == ["a", "b"]
+    assert again.tolist() == [[4.0, 1.0, 0.0], [18.0, 1.0, 0.0]]
+    embed.text_vectors(songs[:1], dim=3, seed=0)  # other texts: encoded, and the earlier list let go
+    assert len(calls) == 2 and len(embed._ENCODED) == 1
