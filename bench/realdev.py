@@ -163,8 +163,15 @@ def compare_runs(now: dict, before: dict, resamples: int, seed: int) -> dict:
     share (same split seeds and part): whether a change of params moved a method beyond noise."""
     from playlistgen.metrics import paired_bootstrap
 
+    shaped = isinstance(before, dict) and all(
+        isinstance(rows, dict) and all(isinstance(r, dict) and all(isinstance(v, (int, float)) for v in r.values())
+                                       for r in rows.values())
+        for rows in before.values())
+    if not shaped:
+        raise SystemExit("--against: not per-playlist rows (method -> playlist -> metrics); give the "
+                         "rows_<split>.json a previous run wrote in its --work folder, not its report")
     out = {}
-    for name in now.keys() & before.keys():
+    for name in sorted(now.keys() & before.keys()):
         shared = sorted(now[name].keys() & before[name].keys())
         if not shared:
             continue

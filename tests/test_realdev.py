@@ -83,3 +83,11 @@ def test_against_pairs_the_shared_playlists_of_two_runs():
     assert out["model"]["genre@20"]["lo"] == pytest.approx(0.0) and out["model"]["genre@20"]["hi"] == pytest.approx(0.5)
     with pytest.raises(SystemExit, match="share no evaluated playlists"):
         bench.compare_runs(now, {"model": {"7/p9": {"genre@20": 0.0}}}, 200, 0)
+
+
+def test_against_refuses_a_report_in_place_of_rows():
+    bench = load_bench()
+    now = bench.keyed_rows(1234, {"model": [{"genre@20": 1.0}]}, ["p1"])
+    with pytest.raises(SystemExit, match="not per-playlist rows"):
+        bench.compare_runs(now, {"methods": {"model": {"genre@20": 0.5}}, "params": {"overrides": [], "split": "val"}},
+                           200, 0)
