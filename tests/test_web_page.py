@@ -46,6 +46,7 @@ def server(tiny_project):
 
 def test_type_a_title_get_rows_reroll_and_download(server, tmp_path):
     from selenium import webdriver
+    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
@@ -60,10 +61,10 @@ def test_type_a_title_get_rows_reroll_and_download(server, tmp_path):
         box = driver.find_element(By.ID, "title")
         box.send_keys("rainy sunday piano 深夜")
         driver.find_element(By.ID, "go").click()
-        wait = WebDriverWait(driver, 60)
+        # the table is rebuilt on every answer: rows read mid-rebuild are stale, which means "not yet", not a failure
+        wait = WebDriverWait(driver, 60, ignored_exceptions=[StaleElementReferenceException])
         rows = lambda d: [r.text for r in d.find_elements(By.CSS_SELECTOR, "#tracks tbody tr")]  # noqa: E731
-        wait.until(lambda d: len(rows(d)) == 20)
-        first = rows(driver)
+        first = wait.until(lambda d: r if len(r := rows(d)) == 20 else False)
         assert driver.find_elements(By.CSS_SELECTOR, "#clusters span")
         changed = False
         for _ in range(5):  # a re-roll draws other songs from the same clusters (a tiny cluster may repeat)
