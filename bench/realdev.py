@@ -6,6 +6,7 @@
     python bench/realdev.py --split val --seeds 7,11   # also two other splits, pooled: ~230 playlists, not ~80
     python bench/realdev.py --split val --seeds 7,11 --set train.dropout=0.3 --against data/before_rows.json
                                                # paired intervals against an earlier run's per-playlist rows
+    python bench/realdev.py --heldout DIR      # train on all 377 playlists, answer DIR's (same layout) instead
 
 params.yaml with the overrides of bench/realdev.yaml (and --set key=value) drives the same stage code as
 `dvc repro` (data -> quantize -> corpus -> train), in --work (default data/realdev), then answers each evaluation
@@ -19,6 +20,12 @@ difference of 0.03 genre@20 is noise on one split's ~80 playlists. Every run wri
 one) per method and metric, over the playlists both evaluated. Those intervals count playlist sampling only, not
 training: on one machine a rerun repeats every number, but a fresh build on another machine (same code and params)
 moved pooled validation genre@20 from 0.782 to 0.769, so compare runs built in the same place.
+
+--heldout DIR is the check on playlists kept out of --data altogether (the same kind, another folder): every
+playlist of --data is in the training or the validation part (early stopping), none in a test part, and the
+methods answer the titles of DIR/playlists.csv, scored with DIR/playlist_labels.csv; the song labels still come
+from the training playlists only. Report: metrics/realdev_heldout.json; rows: <--work, default
+data/realdev_all>/rows_heldout.json.
 """
 from __future__ import annotations
 
@@ -95,8 +102,18 @@ def read_labels(path: Path) -> dict[str, dict]:
         return {r["playlist_id"]: r for r in csv.DictReader(f)}
 
 
-def answers_for(params: dict, split: str) -> tuple[dict[str, list[list[str]]], list, list, dict]:
-    """20-song answers of every method for the split's titles: (answers, train examples, eval playlists, index)."""
+def split_playlists(params: dict, split: str) -> list:
+    """The catalog's playlists (full song lists, catalog.Playlist) that the corpus stage put in `split`."""
+    from playlistgen.catalog import load_catalog
+    from playlistgen.corpus import read_examples
+
+    by_id = {p.playlist_id: p for p in load_catalog(params["base"]["raw_dir"], feature_names=[]).playlists}
+    return [by_id[x.playlist_id] for x in read_examples(Path(params["base"]["work_dir"]) / "corpus" / f"{split}.jsonl")]
+
+
+def answers_for(params: dict, evaluated: list) -> tuple[dict[str, list[list[str]]], list, dict]:
+    """20-song answers of every method for the titles of `evaluated` (catalog.Playlist): (answers, train examples,
+    index)."""
     import torch
 
     from playlistgen.evaluate import baseline_recommendations
@@ -108,11 +125,7 @@ def answers_for(params: dict, split: str) -> tuple[dict[str, list[list[str]]], l
     torch.manual_seed(base["seed"])
     recommender = Recommender.from_work_dir(work, base["raw_dir"], params)
     train = recommender.train
-    catalog = load_catalog(base["raw_dir"], feature_names=[])
-    by_id = {p.playlist_id: p for p in catalog.playlists}
-    from playlistgen.corpus import read_examples
-
-    evaluated = [by_id[x.playlist_id] for x in read_examples(work / "corpus" / f"{split}.jsonl")]
+    catalog = load_catalog(base["raw_dir"], feature_names=[], with_playlists=False)
     titles = [p.title for p in evaluated]
     k = e["playlist_length"]
     answers = {name: [r.songs for r in recs] for name, recs in recommender.recommend_all(titles, k).items()}
@@ -121,26 +134,28 @@ def answers_for(params: dict, split: str) -> tuple[dict[str, list[list[str]]], l
         e["knn_neighbours"], tuple(e["knn_ngram"]), True, recommender.profiles, recommender.title_encoder,
         recommender.title_weight, {s: v.tags for s, v in catalog.songs.items()})
     answers.update({name: [r.songs for r in recs] for name, recs in baselines.items()})
-    return answers, train, evaluated, recommender.index
+    return answers, train, recommender.index
 
 
-def evaluate_titles(params: dict, split: str, labels: dict) -> tuple[dict, dict, dict, list[str]]:
-    """(report, per-playlist rows, answers, playlist ids) of every method on the split's titles."""
+def evaluate_titles(params: dict, evaluated: list, part: str, labels: dict) -> tuple[dict, dict, dict, list[str]]:
+    """(report, per-playlist rows, answers, playlist ids) of every method on the titles of `evaluated`, the playlists
+    of `part` (val, test or heldout)."""
     from playlistgen.realdev import playlist_rows, song_labels, summarise
 
-    answers, train, evaluated, index = answers_for(params, split)
+    answers, train, index = answers_for(params, evaluated)
     e = params["evaluate"]
     rows = playlist_rows(answers, [p.song_ids for p in evaluated], [labels[p.playlist_id] for p in evaluated],
                          song_labels(train, labels, "genre"), song_labels(train, labels, "subgenre"),
                          index.cluster_of_song, e["playlist_length"])
     report = summarise(rows, answers, e["bootstrap_resamples"], params["base"]["seed"])
-    report["playlists"] = {"train": len(train), split: len(evaluated)}
+    report["playlists"] = {"train": len(train), part: len(evaluated)}
     return report, rows, answers, [p.playlist_id for p in evaluated]
 
 
-def run_split(params: dict, data_dir: Path, work: Path, split: str,
-              labels: dict) -> tuple[dict, dict, dict, list[str]]:
-    """The whole check on one split of the playlists (params' base.seed draws it), in `work`."""
+def run_split(params: dict, data_dir: Path, work: Path, split: str, labels: dict,
+              heldout: list | None = None) -> tuple[dict, dict, dict, list[str]]:
+    """The whole check on one split of the playlists (params' base.seed draws it), in `work`. With `heldout`
+    (catalog.Playlist, from heldout_playlists) those playlists are answered instead of the split's."""
     params = copy.deepcopy(params)
     files = params["data"]["files"]
     files["songs"], files["playlists"] = str(data_dir / files["songs"]), str(data_dir / files["playlists"])
@@ -148,9 +163,44 @@ def run_split(params: dict, data_dir: Path, work: Path, split: str,
     work.mkdir(parents=True, exist_ok=True)
     params["base"].update(raw_dir=str(work / "raw"), work_dir=str(work / "work"))
     train_summary = build(params, work)
-    report, rows, answers, ids = evaluate_titles(params, split, labels)
+    evaluated = heldout if heldout is not None else split_playlists(params, split)
+    report, rows, answers, ids = evaluate_titles(params, evaluated, split, labels)
     report["train"] = train_summary
     return report, rows, answers, ids
+
+
+def heldout_playlists(directory: Path, songs_table: Path, development_ids: set[str]) -> tuple[list, dict]:
+    """The playlists of another folder of the same layout (playlists.csv, playlist_labels.csv), to answer with a
+    model trained on all of --data: (catalog.Playlist list, their labels). Songs missing from --data's song table
+    cannot be answered and are left out of the truth (counted in the log); a playlist that is also in --data would
+    be scored on its own training data, so that is refused."""
+    from playlistgen.catalog import LoadReport, Playlist
+    from playlistgen.io import DataError
+    from playlistgen.tables import read_playlists_table, read_songs_table
+
+    playlists_path, labels_path = directory / "playlists.csv", directory / "playlist_labels.csv"
+    for path in (playlists_path, labels_path):
+        if not path.exists():
+            raise SystemExit(f"--heldout {directory}: no {path.name}; the folder needs playlists.csv and "
+                             "playlist_labels.csv in the layout of --data")
+    report = LoadReport()
+    try:
+        known = {r["song_id"] for r in read_songs_table(songs_table, LoadReport())}
+        records = read_playlists_table(playlists_path, known, report)
+    except DataError as exc:
+        raise SystemExit(f"--heldout: {exc}")
+    report.log()
+    shared = [r["playlist_id"] for r in records if r["playlist_id"] in development_ids]
+    if shared:
+        raise SystemExit(f"--heldout: {len(shared)} of its playlists are also in --data (e.g. {shared[0]}), so the "
+                         "model would be scored on playlists it trained on; remove them from one of the folders")
+    own = read_labels(labels_path)
+    unlabelled = [r["playlist_id"] for r in records if r["playlist_id"] not in own]
+    if unlabelled:
+        raise SystemExit(f"--heldout: {labels_path} has no genre/subgenre for {len(unlabelled)} playlists (e.g. "
+                         f"{unlabelled[0]}); genre@20 needs a label for every evaluated playlist")
+    playlists = [Playlist(r["playlist_id"], r["title"], r["song_ids"]) for r in records]
+    return playlists, {p.playlist_id: own[p.playlist_id] for p in playlists}
 
 
 def keyed_rows(seed: int, rows: dict[str, list[dict]], ids: list[str]) -> dict[str, dict[str, dict]]:
@@ -199,7 +249,7 @@ def seed_list(text: str | None, base_seed: int) -> list[int]:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", default=str(ROOT.parent / "shared" / "data" / "spotify-songs-dev"))
-    parser.add_argument("--work", default=str(ROOT / "data" / "realdev"))
+    parser.add_argument("--work", default=None, help="default data/realdev (data/realdev_all with --heldout)")
     parser.add_argument("--split", choices=["val", "test"], default="test")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     parser.add_argument("--seeds", default=None, metavar="S1,S2,...",
@@ -209,10 +259,19 @@ def main(argv=None) -> int:
     parser.add_argument("--against", default=None, metavar="ROWS",
                         help="the per-playlist rows another run wrote (<its --work>/rows_<split>.json, e.g. before a "
                              "--set change): report paired 95%% intervals of this run minus that one")
+    parser.add_argument("--heldout", default=None, metavar="DIR",
+                        help="another folder of playlists in --data's layout (playlists.csv, playlist_labels.csv; "
+                             "songs from --data's catalog): train on all of --data (its validation part for early "
+                             "stopping) and report on DIR's playlists -> metrics/realdev_heldout.json")
     args = parser.parse_args(argv)
-    data_dir, work = Path(args.data).resolve(), Path(args.work).resolve()
-    out_path = Path(args.out or ROOT / "metrics" / ("realdev.json" if args.split == "test" else "realdev_val.json"))
-    out_path = out_path.resolve()
+    if args.heldout and args.seeds:
+        raise SystemExit("--heldout answers one fixed set of playlists: leave out --seeds (it draws other splits of "
+                         "--data, which --heldout does not score)")
+    part = "heldout" if args.heldout else args.split
+    data_dir = Path(args.data).resolve()
+    work = Path(args.work or ROOT / "data" / ("realdev_all" if args.heldout else "realdev")).resolve()
+    default_out = {"test": "realdev.json", "val": "realdev_val.json", "heldout": "realdev_heldout.json"}[part]
+    out_path = Path(args.out or ROOT / "metrics" / default_out).resolve()
     if not (data_dir / "playlists.csv").exists():
         raise SystemExit(f"{data_dir}: no playlists.csv; pass --data with the spotify-songs-dev folder.")
     from stages._common import load_params, setup_logging
@@ -224,6 +283,12 @@ def main(argv=None) -> int:
     seeds = seed_list(args.seeds, params["base"]["seed"])
     e = params["evaluate"]
     labels = read_labels(data_dir / "playlist_labels.csv")
+    heldout = None
+    if args.heldout:
+        params["corpus"]["test_share"] = 0.0  # every playlist of --data trains (or validates)
+        heldout, heldout_labels = heldout_playlists(Path(args.heldout).resolve(),
+                                                    data_dir / params["data"]["files"]["songs"], set(labels))
+        labels = {**labels, **heldout_labels}
     before = None
     if args.against:
         try:
@@ -231,8 +296,10 @@ def main(argv=None) -> int:
         except (OSError, ValueError) as exc:
             raise SystemExit(f"--against {args.against}: cannot read it ({exc}); give the rows_<split>.json a "
                              "previous run wrote in its --work folder")
-    report, rows, answers, ids = run_split(params, data_dir, work, args.split, labels)
-    report["params"] = {"overrides": args.set, "split": args.split}
+    report, rows, answers, ids = run_split(params, data_dir, work, part, labels, heldout)
+    report["params"] = {"overrides": args.set, "split": part}
+    if args.heldout:
+        report["params"]["heldout"] = str(Path(args.heldout).resolve())
     keyed = keyed_rows(seeds[0], rows, ids)
     if len(seeds) > 1:
         from playlistgen.realdev import pooled
@@ -258,16 +325,16 @@ def main(argv=None) -> int:
     if before is not None:
         report["vs_against"] = {"rows": str(args.against),
                                 "ci95": compare_runs(keyed, before, e["bootstrap_resamples"], params["base"]["seed"])}
-    write_json(work / f"rows_{args.split}.json", keyed)
+    write_json(work / f"rows_{part}.json", keyed)
     write_json(out_path, report)
     headline = ("genre@20", "subgenre@20", "ndcg@20", "cluster_f1", "distinct_top10_share")
     shown = report["splits"]["pooled"] if len(seeds) > 1 else report
-    print(f"{'pooled over seeds ' + str(seeds) if len(seeds) > 1 else 'seed ' + str(seeds[0])}, {args.split} part:")
+    print(f"{'pooled over seeds ' + str(seeds) if len(seeds) > 1 else 'seed ' + str(seeds[0])}, {part} part:")
     print(json.dumps({m: {k: v for k, v in r.items() if k in headline} for m, r in shown["methods"].items()}, indent=1))
     print(json.dumps(shown["ci95_vs_title_knn"].get("model")))
     if before is not None:
         print(f"model, this run - {args.against}:", json.dumps(report["vs_against"]["ci95"].get("model")))
-    print(f"wrote {out_path} and {work / f'rows_{args.split}.json'}")
+    print(f"wrote {out_path} and {work / f'rows_{part}.json'}")
     return 0
 
 

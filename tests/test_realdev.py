@@ -91,3 +91,40 @@ def test_against_refuses_a_report_in_place_of_rows():
     with pytest.raises(SystemExit, match="not per-playlist rows"):
         bench.compare_runs(now, {"methods": {"model": {"genre@20": 0.5}}, "params": {"overrides": [], "split": "val"}},
                            200, 0)
+
+
+def write_heldout(folder: Path, playlists: list[tuple[str, str, str]], labels: list[tuple[str, str, str]]) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "playlists.csv").write_text("playlist_id,title,song_ids\n" + "".join(f"{p},{t},{s}\n" for p, t, s in playlists))
+    (folder / "playlist_labels.csv").write_text("playlist_id,genre,subgenre\n" + "".join(f"{p},{g},{s}\n" for p, g, s in labels))
+    return folder
+
+
+def test_heldout_playlists_keep_catalog_songs_and_their_labels(tmp_path):
+    bench = load_bench()
+    songs = tmp_path / "songs.csv"
+    songs.write_text("song_id,title,artist\na,A,x\nb,B,y\nc,C,z\n")
+    folder = write_heldout(tmp_path / "held", [("h1", "Rainy Day", "a|zz|b"), ("h2", "gym", "c")],
+                           [("h1", "pop", "dance pop"), ("h2", "rock", "hard rock"), ("h9", "rap", "trap")])
+    playlists, labels = bench.heldout_playlists(folder, songs, {"t1", "t2"})
+    assert [(p.playlist_id, p.title, p.song_ids) for p in playlists] == [("h1", "Rainy Day", ["a", "b"]),
+                                                                          ("h2", "gym", ["c"])]  # zz: not in catalog
+    assert labels == {"h1": {"playlist_id": "h1", "genre": "pop", "subgenre": "dance pop"},
+                      "h2": {"playlist_id": "h2", "genre": "rock", "subgenre": "hard rock"}}
+
+
+def test_heldout_playlists_refuse_leaks_missing_labels_and_files(tmp_path):
+    bench = load_bench()
+    songs = tmp_path / "songs.csv"
+    songs.write_text("song_id,title,artist\na,A,x\n")
+    folder = write_heldout(tmp_path / "held", [("t1", "riffs", "a")], [("t1", "rock", "hard rock")])
+    with pytest.raises(SystemExit, match="1 of its playlists are also in --data .e.g. t1"):
+        bench.heldout_playlists(folder, songs, {"t1"})
+    folder = write_heldout(tmp_path / "held2", [("h1", "riffs", "a")], [("h2", "rock", "hard rock")])
+    with pytest.raises(SystemExit, match="no genre/subgenre for 1 playlists .e.g. h1"):
+        bench.heldout_playlists(folder, songs, {"t1"})
+    (folder / "playlist_labels.csv").unlink()
+    with pytest.raises(SystemExit, match="no playlist_labels.csv"):
+        bench.heldout_playlists(folder, songs, {"t1"})
+    with pytest.raises(SystemExit, match="leave out --seeds"):
+        bench.main(["--heldout", str(folder), "--seeds", "7"])
