@@ -7,6 +7,7 @@
     python bench/realdev.py --split val --seeds 7,11 --set train.dropout=0.3 --against data/before_rows.json
                                                # paired intervals against an earlier run's per-playlist rows
     python bench/realdev.py --heldout DIR      # train on all 377 playlists, answer DIR's (same layout) instead
+    python bench/realdev.py --heldout DIR --bundle data/realdev_bundle   # and export that model for generate-playlist
 
 params.yaml with the overrides of bench/realdev.yaml (and --set key=value) drives the same stage code as
 `dvc repro` (data -> quantize -> corpus -> train), in --work (default data/realdev), then answers each evaluation
@@ -134,7 +135,23 @@ def answers_for(params: dict, evaluated: list) -> tuple[dict[str, list[list[str]
         e["knn_neighbours"], tuple(e["knn_ngram"]), True, recommender.profiles, recommender.title_encoder,
         recommender.title_weight, {s: v.tags for s, v in catalog.songs.items()})
     answers.update({name: [r.songs for r in recs] for name, recs in baselines.items()})
+    answers.update(drawn_playlists(Path(params["export"]["bundle_dir"]), titles, k, base["seed"]))
     return answers, train, recommender.index
+
+
+def drawn_playlists(bundle: Path, titles: list[str], n: int, seed: int) -> dict[str, list[list[str]]]:
+    """What `generate-playlist` gives (one song drawn per generated cluster), from the exported bundle: "drawn" with
+    its defaults (model_knn's order), "model_drawn" with --no-knn; title i drawn with seed + i."""
+    from playlistgen.generator import PlaylistGenerator
+
+    generator = PlaylistGenerator(bundle)
+    clusters = generator.generate_clusters_batch(titles, n)
+    out = {}
+    for name, fusion in (("drawn", generator.fusion_weight), ("model_drawn", 0.0)):
+        generator.fusion_weight = fusion
+        out[name] = [[t.song_id for t in generator.playlist_from_clusters(title, keys, n, seed + i)]
+                     for i, (title, keys) in enumerate(zip(titles, clusters))]
+    return out
 
 
 def evaluate_titles(params: dict, evaluated: list, part: str, labels: dict) -> tuple[dict, dict, dict, list[str]]:
@@ -153,9 +170,10 @@ def evaluate_titles(params: dict, evaluated: list, part: str, labels: dict) -> t
 
 
 def run_split(params: dict, data_dir: Path, work: Path, split: str, labels: dict,
-              heldout: list | None = None) -> tuple[dict, dict, dict, list[str]]:
+              heldout: list | None = None, bundle: Path | None = None) -> tuple[dict, dict, dict, list[str]]:
     """The whole check on one split of the playlists (params' base.seed draws it), in `work`. With `heldout`
-    (catalog.Playlist, from heldout_playlists) those playlists are answered instead of the split's."""
+    (catalog.Playlist, from heldout_playlists) those playlists are answered instead of the split's; with `bundle`
+    the trained model is also exported there (the export stage) for generate-playlist."""
     params = copy.deepcopy(params)
     files = params["data"]["files"]
     files["songs"], files["playlists"] = str(data_dir / files["songs"]), str(data_dir / files["playlists"])
@@ -163,6 +181,12 @@ def run_split(params: dict, data_dir: Path, work: Path, split: str, labels: dict
     work.mkdir(parents=True, exist_ok=True)
     params["base"].update(raw_dir=str(work / "raw"), work_dir=str(work / "work"))
     train_summary = build(params, work)
+    from stages import export
+
+    params["export"]["bundle_dir"] = str(bundle or work / "bundle")  # what generate-playlist loads
+    export.main(params)
+    if bundle is not None:
+        print(f"[realdev] bundle: {bundle} (generate-playlist --bundle {bundle} \"a title\")")
     evaluated = heldout if heldout is not None else split_playlists(params, split)
     report, rows, answers, ids = evaluate_titles(params, evaluated, split, labels)
     report["train"] = train_summary
@@ -263,6 +287,9 @@ def main(argv=None) -> int:
                         help="another folder of playlists in --data's layout (playlists.csv, playlist_labels.csv; "
                              "songs from --data's catalog): train on all of --data (its validation part for early "
                              "stopping) and report on DIR's playlists -> metrics/realdev_heldout.json")
+    parser.add_argument("--bundle", default=None, metavar="DIR",
+                        help="also export the trained model (of the committed split, or of all of --data with "
+                             "--heldout) as an inference bundle for generate-playlist")
     args = parser.parse_args(argv)
     if args.heldout and args.seeds:
         raise SystemExit("--heldout answers one fixed set of playlists: leave out --seeds (it draws other splits of "
@@ -296,7 +323,8 @@ def main(argv=None) -> int:
         except (OSError, ValueError) as exc:
             raise SystemExit(f"--against {args.against}: cannot read it ({exc}); give the rows_<split>.json a "
                              "previous run wrote in its --work folder")
-    report, rows, answers, ids = run_split(params, data_dir, work, part, labels, heldout)
+    report, rows, answers, ids = run_split(params, data_dir, work, part, labels, heldout,
+                                           Path(args.bundle).resolve() if args.bundle else None)
     report["params"] = {"overrides": args.set, "split": part}
     if args.heldout:
         report["params"]["heldout"] = str(Path(args.heldout).resolve())

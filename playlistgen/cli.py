@@ -70,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--popularity-weighted", action="store_true", help="pick songs within a cluster by popularity")
     parser.add_argument("--ranked", action="store_true",
                         help="the top songs as the evaluate stage ranks them (its NDCG scores this list), the same "
-                             "each time, instead of one song drawn per generated cluster")
+                             "each time, instead of one song drawn per cluster slot")
     parser.add_argument("--no-knn", action="store_true",
                         help="the generative model alone: leave the nearest training titles' songs out of the order "
                              "(model, not model_knn)")

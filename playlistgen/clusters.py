@@ -117,9 +117,21 @@ def draw_keys(keys: list[str], index: "ClusterIndex", named: list[str] | None = 
     return front + [k for k in keys if k not in taken]
 
 
+def ranked_slots(ranked: list[str], index: "ClusterIndex", generated: list[str]) -> list[str]:
+    """The clusters a drawn playlist takes its songs from when it follows the ranked list (evaluate.draw_slots
+    ranked): the cluster of each ranked song, in rank order and repeated as often as the list holds its songs (a
+    playlist holding several songs of one cluster repeats that cluster's ID, design doc 000), then the generated
+    clusters not among them as spares for used-up ones. With a few dozen coarse clusters, one song from each of 20
+    distinct generated clusters spreads a playlist over a third of the catalog; this keeps the ranked list's mix."""
+    slots = [index.cluster_of_song[s] for s in ranked if s in index.cluster_of_song]
+    taken = set(slots)
+    return slots + [k for k in distinct(generated) if k not in taken]
+
+
 def sample_playlist(keys: list[str], index: ClusterIndex, rng, popularity: dict[str, float] | None = None,
                     named: list[str] | None = None) -> list[tuple[str, str]]:
-    """One song per generated cluster occurrence, no song twice: (song_id, cluster key) pairs in order.
+    """One song per cluster occurrence in `keys` (the generated clusters, or ranked_slots), no song twice:
+    (song_id, cluster key) pairs in order.
 
     Uniform within the cluster by default (design doc 000: 从该簇中随机采样一首); with `popularity`, weighted by it.
     With `named` (songs of the artists the title names) a cluster holding some of them draws among those only;

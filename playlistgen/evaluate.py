@@ -128,7 +128,8 @@ def has_cjk(title: str) -> bool:
 def sampled_playlist_metrics(sequences: list[list[str]], examples: list[Example], index: ClusterIndex,
                              artist_of_song: dict[str, str], seed: int, vector_of_song: dict | None = None,
                              song_weights=None, playlist_length: int | None = None, named=None) -> dict:
-    """What a user gets: one sampled song per generated cluster. Precision of that playlist (hits / its length),
+    """What a user gets: one song drawn per cluster of `sequences` (the generated clusters, or the ranked slots of
+    report.drawn_sequences). Precision of that playlist (hits / its length),
     its length, distinct artists per playlist, intra-list diversity of the songs' feature vectors (mean pairwise
     cosine distance, when vectors are given), and how much two samplings of the same clusters differ (Jaccard).
     `song_weights(i, song_ids)`: the draw weights of title i's candidate songs, as PlaylistGenerator.generate

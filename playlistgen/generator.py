@@ -1,12 +1,14 @@
 """PlaylistGenerator: title in, playlist of real songs out. The CLI is a thin layer over it.
 
-Cluster ids come from the model (constrained beam search, or sampling with a temperature); one song is sampled from
-each generated cluster, so the same title can give a different playlist each time (design doc 000).
+Cluster ids come from the model (constrained beam search, or sampling with a temperature); one song is sampled per
+cluster slot (the generated clusters, or with evaluate.draw_slots "ranked" those of the ranked list, repeated as it
+holds them), so the same title can give a different playlist each time (design doc 000).
 """
 from __future__ import annotations
 
 import logging
 import os
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,7 +16,7 @@ import numpy as np
 import torch
 
 from .catalog import clean_title
-from .clusters import ClusterIndex, draw_keys, ranking_weights, sample_playlist
+from .clusters import ClusterIndex, draw_keys, ranked_slots, ranking_weights, sample_playlist
 from .decode import ClusterConstraint, DecodePolicy, generate_clusters
 from .io import DataError, read_json, read_jsonl
 from .on_demand import generation_allowed
@@ -23,6 +25,7 @@ log = logging.getLogger(__name__)
 
 
 MAX_TITLE_CHARS = 1000  # longer input is cut before tokenising (the model reads max_source_tokens anyway)
+DISTRIBUTIONS_KEPT = 1024  # titles whose cluster distribution is kept (about 8 KB each per 1,000 clusters)
 
 
 class TitleError(ValueError):
@@ -142,6 +145,7 @@ class PlaylistGenerator:
                                            {tuple(n.split()) for n in self.decode_defaults.get(
                                                "artist_mentions_excluded", [])})
         self._constraints: dict[tuple[int, int], ClusterConstraint] = {}
+        self._distributions: OrderedDict[str, dict[str, float]] = OrderedDict()  # cluster_distributions, by title
 
     def _cluster_index(self, data_dir: Path | None) -> ClusterIndex:
         """Clusters from the song -> semantic ID file (generated when missing); songs added after training are in
@@ -206,28 +210,37 @@ class PlaylistGenerator:
 
     def generate(self, title: str, n: int | None = None, seed: int | None = None, beams: int | None = None,
                  temperature: float | None = None, popularity_weighted: bool = False) -> list[Track]:
-        """A playlist of up to `n` (default: the bundle's playlist_length) distinct songs, one per generated
-        cluster; `seed` makes it repeatable."""
+        """A playlist of up to `n` (default: the bundle's playlist_length) distinct songs, one per cluster slot
+        (playlist_from_clusters); `seed` makes it repeatable."""
         n = n or self.policy.playlist_length
         clusters = self.generate_clusters(title, n, beams, temperature, seed)
         return self.playlist_from_clusters(title, clusters, n, seed, popularity_weighted)
 
     def playlist_from_clusters(self, title: str, clusters: list[str], n: int, seed: int | None = None,
-                               popularity_weighted: bool = False) -> list[Track]:
+                               popularity_weighted: bool = False, within: bool = False) -> list[Track]:
         """One song drawn from each cluster in turn (title-aware weights), at most `n`: a re-roll of the same
-        clusters is this with another seed."""
+        clusters is this with another seed. With the bundle's draw_slots "ranked" the clusters are those of the
+        top `n` ranked songs, each as often as the ranked list holds it (clusters.ranked_slots); the ranked list
+        may reach beyond the given clusters (the likeliest clusters, the nearest titles' songs) unless `within`,
+        which keeps it to them (a re-roll of the clusters a playlist came from: the same slots)."""
         unknown = [k for k in clusters if k not in self.index.songs_in_cluster]
         if unknown:
             raise ValueError(f"no cluster {unknown[0]!r} in this bundle; cluster ids look like '12-3'.")
         rng = np.random.default_rng(seed)
         named = self.named_songs(title)
+        if self.decode_defaults.get("draw_slots", "generated") == "ranked":  # "generated": bundles before it
+            ranked = self.ranked_songs(title, clusters, None if within else n)
+            if within:
+                keep = set(clusters)
+                ranked = [s for s in ranked if self.index.cluster_of_song.get(s) in keep][:n]
+            clusters = ranked_slots(ranked, self.index, clusters)
         clusters = draw_keys(clusters, self.index, named)  # a named artist's clusters first
         weights = self.popularity if popularity_weighted else None
         if self.profiles is not None:  # title-aware: draw a cluster's songs by the same score that ranks them
             weights = self.title_aware_weights(title, self.index.expand(clusters), popularity_weighted)
         picked = sample_playlist(clusters, self.index, rng, weights, named)
-        if len(picked) < n:  # every generated cluster was used up (a small catalog, tiny clusters)
-            log.warning("the playlist has %d songs, not %d: one song per generated cluster, and this bundle has %d "
+        if len(picked) < n:  # every cluster slot was used up (a small catalog, tiny clusters)
+            log.warning("the playlist has %d songs, not %d: one song per cluster slot, and this bundle has %d "
                         "clusters (at most %d songs per playlist)", len(picked), n, len(self.index.songs_in_cluster),
                         len(self.index.songs_in_cluster) * (self.policy.max_repeats or n))
         return [Track(i + 1, s, self.songs[s]["title"], self.songs[s]["artist"], k, self.songs[s].get("tags"))
@@ -262,18 +275,35 @@ class PlaylistGenerator:
         """cluster -> the model's probability of it as the title's first cluster
         (decode.first_cluster_distribution), or None when the bundle does not rank by it (cluster_score_power 0,
         or a bundle exported before it)."""
+        distributions = self.cluster_distributions([title])
+        return None if distributions is None else distributions[0]
+
+    def cluster_distributions(self, titles: list[str]) -> list[dict[str, float]] | None:
+        """cluster_distribution of many titles, the ones not seen lately in one batched forward pass; the last
+        DISTRIBUTIONS_KEPT titles' are kept, so the server computes a batch's at once (ranked draws read them per
+        request) and a re-roll of a title does not compute its again."""
         from .decode import first_cluster_distribution
 
         if not float(self.decode_defaults.get("cluster_score_power", 0.0)):
             return None
-        keys = list(self.index.songs_in_cluster)
-        encoder = self.title_encoder if getattr(self.model, "title_proj", None) is not None else None
-        title = clean_title(title[:MAX_TITLE_CHARS])  # as prepare_title reads it, without repeating its warnings
-        probs = first_cluster_distribution(self.model, self.tokenizer, self.vocab, keys, [title],
-                                           self.max_source_tokens, encoder, self.retrieval)[0]
-        return dict(zip(keys, probs.tolist()))
+        cleaned = [clean_title(t[:MAX_TITLE_CHARS]) for t in titles]  # as prepare_title reads them, no warnings
+        missing = list(dict.fromkeys(t for t in cleaned if t not in self._distributions))
+        if missing:
+            keys = list(self.index.songs_in_cluster)
+            encoder = self.title_encoder if getattr(self.model, "title_proj", None) is not None else None
+            probs = first_cluster_distribution(self.model, self.tokenizer, self.vocab, keys, missing,
+                                               self.max_source_tokens, encoder, self.retrieval)
+            for title, row in zip(missing, probs):
+                self._distributions[title] = dict(zip(keys, row.tolist()))
+        out = []
+        for title in cleaned:
+            self._distributions.move_to_end(title)
+            out.append(self._distributions[title])
+        while len(self._distributions) > DISTRIBUTIONS_KEPT:
+            self._distributions.popitem(last=False)
+        return out
 
-    def ranked_songs(self, title: str, clusters: list[str], limit: int) -> list[str]:
+    def ranked_songs(self, title: str, clusters: list[str], limit: int | None) -> list[str]:
         """The songs in the order the evaluate stage scores (ClusterIndex.ranked_songs): training-playlist weight
         times P(the song's cluster | title)^cluster_score_power (or / (1 + cluster rank) in bundles without it),
         times exp(title_ranking x cos(title, song profile)), times the kNN fusion factor with the nearest training

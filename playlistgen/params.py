@@ -210,6 +210,7 @@ RULES: dict[str, Check] = {
     "evaluate.knn_fusion": number(0, 10),
     "evaluate.artist_mentions": boolean,
     "evaluate.draw_sharpness": number(0.1, 10),
+    "evaluate.draw_slots": choice("ranked", "generated"),
     "evaluate.bootstrap_resamples": integer(1),
     "evaluate.length_buckets": int_list(1),
     "export.bundle_dir": text,

@@ -93,6 +93,18 @@ class Answerer:
                                                   self.p["draw_sharpness"])
 
 
+def drawn_sequences(recs: dict, sequences: list[list[str]], index: ClusterIndex, p: dict) -> list[list[str]]:
+    """The clusters generate-playlist draws each title's songs from: the generated ones, or with evaluate.draw_slots
+    "ranked" the clusters of the top playlist_length songs it ranks (model_knn's order with knn_fusion, else the
+    model's), each as often as that list holds it (clusters.ranked_slots)."""
+    if p["draw_slots"] != "ranked":
+        return sequences
+    from .clusters import ranked_slots
+
+    ranked = recs["model_knn"] if "model_knn" in recs else recs["model"]
+    return [ranked_slots(r.songs[:p["playlist_length"]], index, seq) for r, seq in zip(ranked, sequences)]
+
+
 def intervals(recs: dict, examples: list[Example], index: ClusterIndex, p: dict, seed: int) -> dict:
     """ci95 (model vs the best baseline) and, with model_knn, ci95_model_knn likewise."""
     rows = {name: score_rows(r, examples, index, p["ks"]) for name, r in recs.items()}
@@ -200,10 +212,15 @@ def evaluate(params: dict, accelerator) -> Evaluation | None:
     named = answerer.named(titles)  # the artists each test title names: the drawn playlists and the slice
     vectors = read_song_vectors(Path(base["raw_dir"]) / FEATURES_DIR, songs, params["quantize"]["features"],
                                 params["quantize"]["normalize_each"])
-    # what generate-playlist gives: one song drawn per generated cluster, by the weights it draws with
+    artist_of_song = {s: v.artist for s, v in songs.items()}
+    # what generate-playlist gives: one song drawn per generated cluster (or per ranked slot), by its draw weights
     results["sampled"] = sampled_playlist_metrics(
-        sequences, test, index, {s: v.artist for s, v in songs.items()}, base["seed"],
+        drawn_sequences(recs, sequences, index, p), test, index, artist_of_song, base["seed"],
         dict(zip(vectors.song_ids, vectors.vectors)), answerer.draw_weights(titles), policy.playlist_length, named)
+    val_titles = [e.title for e in val]
+    validation["sampled"] = sampled_playlist_metrics(
+        drawn_sequences(val_recs, val_sequences, index, p), val, index, artist_of_song, base["seed"], None,
+        answerer.draw_weights(val_titles), policy.playlist_length, answerer.named(val_titles))
     results["by_playlist_length"] = by_playlist_length(recs, test, index, p, len(songs))
     results["slices"] = slices(recs, test, train, index, p["ks"], len(songs), named)
     free_bad += sum(1 for seq in free_seqs for key in seq if key not in index.songs_in_cluster)

@@ -47,7 +47,7 @@ class PlaylistRequest(BaseModel):
     temperature: float | None = Field(None, gt=0, le=100, description="sample clusters instead of beam search")
     beams: int | None = Field(None, ge=1, le=16, description="beam width (default: the bundle's)")
     ranked: bool = Field(False, description="the top n of the ranked list the evaluate stage scores, the same each "
-                                            "time, instead of one song drawn per generated cluster")
+                                            "time, instead of one song drawn per cluster slot")
     format: str = Field("json", pattern="^(json|m3u|csv)$")
 
 
@@ -107,6 +107,8 @@ class MicroBatcher:
 
     def _decode(self, jobs: list[_Job], n, beams, temperature, seed) -> list:
         clusters = self.gen.generate_clusters_batch([j.title for j in jobs], n, beams, temperature, seed)
+        if any(job.finish is not None for job in jobs):  # the answers rank by it: one forward pass for the batch
+            self.gen.cluster_distributions([j.title for j in jobs])
         out = []
         for job, c in zip(jobs, clusters):
             try:
@@ -210,17 +212,19 @@ def create_app(bundle: str | Path, max_batch: int = 32, max_wait_ms: float = 10.
             out.append({"cluster": key, "size": len(songs), "tags": [t for t, _ in tags.most_common(4)]})
         return out
 
-    def respond(title: str, clusters: list[str], n: int, seed: int | None, fmt: str, ranked: bool = False):
+    def respond(title: str, clusters: list[str], n: int, seed: int | None, fmt: str, ranked: bool = False,
+                within: bool = False):
         """Draw (or with `ranked`, rank) the songs on the decode thread (the title encoder and the model are not
-        shared across threads) and format."""
+        shared across threads) and format; the clusters described are those the songs came from (a re-roll sends
+        them back, and `within` draws inside them)."""
         seed = seed if seed is not None else int(time.time_ns() % (2**32))
         tracks = (gen.ranked_playlist(title, n, clusters) if ranked else
-                  gen.playlist_from_clusters(title, clusters, n, seed))
+                  gen.playlist_from_clusters(title, clusters, n, seed, within=within))
         if fmt != "json":
             media = "audio/x-mpegurl" if fmt == "m3u" else "text/csv"
             return Response(render(tracks, fmt, title) + "\n", media_type=f"{media}; charset=utf-8",
                             headers={"Content-Disposition": f'attachment; filename="playlist.{fmt}"'})
-        return {"title": title, "n": n, "seed": seed, "clusters": describe(clusters),
+        return {"title": title, "n": n, "seed": seed, "clusters": describe([t.cluster for t in tracks]),
                 "tracks": [t.to_json() for t in tracks]}
 
     async def playlist(req: PlaylistRequest):
@@ -260,7 +264,7 @@ def create_app(bundle: str | Path, max_batch: int = 32, max_wait_ms: float = 10.
         if unknown:
             return error(422, f"no cluster {unknown[0]!r} in this bundle", "clusters")
         return await on_worker(respond, title, req.clusters, req.n or gen.policy.playlist_length, req.seed,
-                               req.format)
+                               req.format, False, True)
 
     @app.get("/api/clusters/{key}", summary="a cluster's songs, size and tags")
     async def cluster(key: str, limit: int = Query(50, ge=1, le=1000)):

@@ -39,7 +39,7 @@ def main(params: dict) -> None:
                          "title_encoder": params["train"]["title_encoder"],
                          "cluster_rank_discount": ev["cluster_rank_discount"], "knn_fusion": ev["knn_fusion"],
                          "knn_neighbours": ev["knn_neighbours"], "knn_ngram": ev["knn_ngram"],
-                         "draw_sharpness": ev["draw_sharpness"], "cluster_score_power": ev["cluster_score_power"],
+                         "draw_sharpness": ev["draw_sharpness"], "draw_slots": ev["draw_slots"], "cluster_score_power": ev["cluster_score_power"],
                          "scored_clusters": ev["scored_clusters"],
                          "artist_mentions": bool(ev["artist_mentions"] and ev["knn_fusion"]),
                          "artist_mentions_excluded": excluded,

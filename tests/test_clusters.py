@@ -1,6 +1,6 @@
 import numpy as np
 
-from playlistgen.clusters import ClusterIndex, distinct, fusion_factors, ranking_weights, sample_playlist
+from playlistgen.clusters import ClusterIndex, distinct, fusion_factors, ranked_slots, ranking_weights, sample_playlist
 
 INDEX = ClusterIndex(2, 4, {"0-1": ["a", "b", "c"], "1-0": ["d"], "2-2": ["e", "f"]})
 
@@ -86,3 +86,12 @@ def test_cluster_scores_replace_the_rank_discount_and_bring_the_likeliest_cluste
     # power 1 with a kNN neighbour: c's factor (1 + 10 x 1 / 1) = 11 -> 1.1, above a's 1.0
     assert INDEX.ranked_songs(["2-2"], 3, popularity, neighbours={"c": 1.0}, fusion_weight=1.0,
                               cluster_scores=scores, score_power=1.0, scored_clusters=3) == ["d", "c", "a"]
+
+
+def test_ranked_slots_repeat_a_cluster_as_often_as_the_ranked_list_holds_it():
+    # ranked a, e, b, x (no semantic ID): 0-1 twice, 2-2 once, then the generated 1-0 as a spare
+    assert ranked_slots(["a", "e", "b", "x"], INDEX, ["2-2", "1-0", "0-1", "1-0"]) == ["0-1", "2-2", "0-1", "1-0"]
+    rng = np.random.default_rng(0)
+    for _ in range(10):  # one song per slot: two of 0-1's songs, one of 2-2's, then d from the spare
+        picked = sample_playlist(ranked_slots(["a", "e", "b"], INDEX, ["1-0"]), INDEX, rng)
+        assert [k for _, k in picked] == ["0-1", "2-2", "0-1", "1-0"] and picked[-1][0] == "d"

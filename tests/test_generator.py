@@ -178,3 +178,29 @@ def test_a_title_naming_an_artist_gets_the_artists_songs_first(gen, tiny_project
                                     tiny_project / params["base"]["raw_dir"], params)
     assert rec.recommend_all([title], 10)["model_knn"][0].songs == gen.ranked_songs(title, gen.generate_clusters(title),
                                                                                     10)
+
+
+def test_ranked_slots_draw_the_ranked_lists_cluster_mix(gen):
+    """evaluate.draw_slots ranked: a drawn playlist takes as many songs from each cluster as the ranked list holds,
+    still drawn (a re-roll differs), and a bundle without the key draws one song per generated cluster as before."""
+    from collections import Counter
+
+    title, n = "rainy sunday piano", 10
+    clusters = gen.generate_clusters(title, n)
+    mix = Counter(gen.index.cluster_of_song[s] for s in gen.ranked_songs(title, clusters, n))
+    saved = dict(gen.decode_defaults)
+    try:
+        gen.decode_defaults["draw_slots"] = "ranked"
+        draws = [gen.playlist_from_clusters(title, clusters, n, seed) for seed in range(5)]
+        for drawn in draws:
+            assert len(drawn) == n and Counter(t.cluster for t in drawn) == mix
+        assert len({tuple(t.song_id for t in drawn) for drawn in draws}) > 1
+        behind = list(dict.fromkeys(t.cluster for t in draws[0]))  # what the server describes and a re-roll sends
+        again = gen.playlist_from_clusters(title, behind, n, 9, within=True)
+        assert Counter(t.cluster for t in again) == mix  # the same slots, drawn inside the clusters it was sent
+        gen.decode_defaults.pop("draw_slots")
+        drawn = gen.playlist_from_clusters(title, clusters, n, 0)
+        assert len({t.cluster for t in drawn}) == n  # one per distinct generated cluster
+    finally:
+        gen.decode_defaults.clear()
+        gen.decode_defaults.update(saved)

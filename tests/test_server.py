@@ -115,8 +115,9 @@ def test_concurrent_requests_are_decoded_together(gen, tiny_project):
         assert all(a.status_code == 200 for a in answers)
         batches = c.get("/api/health").json()["batches"]
     assert max(int(k) for k in batches) > 1  # at least one decode served several requests
-    # batching does not change the answer: each title's clusters equal its lone decode's
-    assert [a.json()["clusters"][0]["cluster"] for a in answers] == [gen.generate_clusters(t, 5)[0] for t in titles]
+    # batching does not change the answer: each title's first song comes from the cluster its lone decode ranks first
+    assert [a.json()["clusters"][0]["cluster"] for a in answers] == [
+        gen.index.cluster_of_song[gen.ranked_songs(t, gen.generate_clusters(t, 5), 5)[0]] for t in titles]
 
 
 def test_batcher_passes_a_decode_error_to_the_waiting_request():

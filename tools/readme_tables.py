@@ -89,13 +89,13 @@ def unseen_wording(metrics: Path = ROOT / "metrics" / "evaluate.json") -> str:
 def real_playlists(metrics: Path = ROOT / "metrics" / "realdev.json") -> str:
     """The held-back test part of the real playlists: every method, and model / model_knn − title_knn intervals."""
     r = json.loads(metrics.read_text())
-    return real_rows(r, "method", ["model", "model_knn", "title_knn", "exact_title", "title_knn_dense",
-                                   "title_profile", "popularity"])
+    return real_rows(r, "method", ["model", "model_knn", "drawn", "model_drawn", "title_knn", "exact_title",
+                                   "title_knn_dense", "title_profile", "popularity"])
 
 
 def real_rows(report: dict, first_column: str, names: list[str]) -> str:
     """Rows of a real-playlist table from a report of playlistgen.realdev.summarise: each named method's metrics,
-    and after model and model_knn their intervals against title_knn."""
+    and after model, model_knn and the drawn playlists their intervals against title_knn."""
     methods, cis = report["methods"], report["ci95_vs_title_knn"]
     head = [first_column, "genre@20", "subgenre@20", "NDCG@20", "recall@20", "cluster F1", "distinct top-10"]
     rows = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
@@ -105,7 +105,7 @@ def real_rows(report: dict, first_column: str, names: list[str]) -> str:
         v = methods[name]
         rows.append(f"| {name} | " + " | ".join(fmt(v[x], digits_for(x)) for x in REAL_METRICS)
                     + f" | {v['distinct_top10_share']:.2f} |")
-        if name in ("model", "model_knn"):
+        if name in ("model", "model_knn", "drawn", "model_drawn"):
             rows.append(f"| {name} − title_knn, 95% CI | "
                         + " | ".join(interval(cis[name][x], digits_for(x)) for x in REAL_METRICS) + " | |")
     return "\n".join(rows)
@@ -119,7 +119,8 @@ def real_playlists_pooled(metrics: Path = ROOT / "metrics" / "realdev.json") -> 
         raise FileNotFoundError(2, "no pooled splits; run python bench/realdev.py --seeds 7,11", str(metrics))
     pool = r["splits"]["pooled"]
     first = f"method (seeds {', '.join(map(str, r['splits']['seeds']))}: {pool['playlists']['test']} test playlists)"
-    return real_rows(pool, first, ["model", "model_knn", "title_knn", "title_profile", "popularity"])
+    return real_rows(pool, first, ["model", "model_knn", "drawn", "model_drawn", "title_knn", "title_profile",
+                                   "popularity"])
 
 
 TABLES = {"default-results": default_results, "default-ratios": default_ratios, "unseen-wording": unseen_wording,
