@@ -27,10 +27,13 @@ def main() -> None:
     t0 = time.perf_counter()
     for start in range(0, len(titles), args.batch):
         chunk = titles[start:start + args.batch]
-        for t, c in zip(chunk, gen.generate_clusters_batch(chunk, args.n)):
+        clusters = gen.generate_clusters_batch(chunk, args.n)
+        gen.cluster_distributions(chunk)  # as --titles-file does: the chunk's distributions in one pass
+        for t, c in zip(chunk, clusters):
             gen.playlist_from_clusters(t, c, args.n, 0)
     batched = len(titles) / (time.perf_counter() - t0)
 
+    gen._distributions.clear()  # the reference computes every title's again, one by one
     t0 = time.perf_counter()
     for t in titles:
         gen.generate(t, args.n, seed=0)

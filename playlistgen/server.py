@@ -288,6 +288,7 @@ def create_app(bundle: str | Path, max_batch: int = 32, max_wait_ms: float = 10.
 
         def run() -> dict:
             clusters = gen.generate_clusters_batch(titles, n, req.beams, req.temperature, req.seed)
+            gen.cluster_distributions(titles)  # one forward pass for all the ranked draws below
             return {"playlists": [respond(t, c, n, (base + i) % 2**32, "json")
                                   for i, (t, c) in enumerate(zip(titles, clusters))]}
 
