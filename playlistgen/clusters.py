@@ -1,6 +1,8 @@
 """The cluster index: which songs each concept cluster holds, and expansion of generated clusters to songs."""
 from __future__ import annotations
 
+from collections import Counter
+
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -109,12 +111,13 @@ def distinct(keys: list[str]) -> list[str]:
 
 def draw_keys(keys: list[str], index: "ClusterIndex", named: list[str] | None = None) -> list[str]:
     """The clusters a drawn playlist takes one song from: with `named` (the songs of the artists the title names,
-    best first) the clusters holding them come first, in that order, then the generated ones not among them."""
+    best first) the clusters holding them come first, in that order (each as often as `keys` repeats it, once at
+    least: ranked slots keep their count), then the other keys."""
     if not named:
         return list(keys)
     front = distinct([index.cluster_of_song[s] for s in named if s in index.cluster_of_song])
-    taken = set(front)
-    return front + [k for k in keys if k not in taken]
+    taken, count = set(front), Counter(keys)
+    return [k for k in front for _ in range(max(1, count[k]))] + [k for k in keys if k not in taken]
 
 
 def ranked_slots(ranked: list[str], index: "ClusterIndex", generated: list[str]) -> list[str]:

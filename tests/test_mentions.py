@@ -60,6 +60,7 @@ def test_ranked_songs_put_the_named_songs_first_even_outside_the_generated_clust
 def test_a_drawn_playlist_takes_the_named_artists_clusters_first_and_their_songs_there():
     assert draw_keys(["b", "a"], INDEX) == ["b", "a"]
     assert draw_keys(["b", "a"], INDEX, ["s2", "s1"]) == ["c", "a", "b"]
+    assert draw_keys(["b", "a", "b", "a", "a"], INDEX, ["s2", "s1"]) == ["c", "a", "a", "a", "b", "b"]  # slots kept
     rng = np.random.default_rng(0)
     for _ in range(20):
         picked = sample_playlist(draw_keys(["b", "a"], INDEX, ["s2", "s1"]), INDEX, rng, named=["s2", "s1"])
