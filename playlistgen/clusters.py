@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 from collections import Counter
-
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import numpy as np
 
 from .io import DataError, read_json
 
@@ -69,20 +70,26 @@ class ClusterIndex:
             inside = {s for pool in pools for s in pool}
             pools.append([s for s in named if s not in inside and s in self.cluster_of_song])
         popularity = popularity or {}
-        entries = [(s, rank, depth) for rank, pool in enumerate(pools) for depth, s in enumerate(pool)]
-        boost = [1.0] * len(entries)
-        if title_scores is not None and title_weight and entries:
-            boost = [math.exp(title_weight * float(c)) for c in title_scores([s for s, _, _ in entries])]
+        songs = [s for pool in pools for s in pool]
+        if not songs:
+            return []
+        rank = np.repeat(np.arange(len(pools)), [len(pool) for pool in pools])  # (songs,) the pool's index
+        depth = np.concatenate([np.arange(len(pool)) for pool in pools])  # (songs,) position in its pool
+        boost = np.ones(len(songs))
+        if title_scores is not None and title_weight:  # math.exp: the very scores the tuple sort used to order
+            boost = np.array([math.exp(title_weight * float(c)) for c in title_scores(songs)])
         if neighbours and fusion_weight:
-            boost = [b * f for b, f in zip(boost, fusion_factors(neighbours, [s for s, _, _ in entries], fusion_weight))]
+            boost = boost * np.array(fusion_factors(neighbours, songs, fusion_weight))
         if cluster_scores is not None:
-            boost = [b * cluster_scores.get(self.cluster_of_song[s], 0.0) ** score_power
-                     for b, (s, _, _) in zip(boost, entries)]
+            boost = boost * np.array([cluster_scores.get(self.cluster_of_song[s], 0.0) ** score_power for s in songs])
             rank_discount = 0.0
-        # round-robin is the order (depth in its cluster, cluster rank); the score only comes first
-        scored = sorted((s not in named, -popularity.get(s, 0.0) * b / (1 + rank) ** rank_discount, depth, rank, s)
-                        for (s, rank, depth), b in zip(entries, boost))
-        return [s for *_, s in scored[:limit]]
+        weight = np.array([popularity.get(s, 0.0) for s in songs])
+        score = -weight * boost / (1.0 + rank) ** rank_discount
+        unnamed = np.array([s not in named for s in songs])
+        # round-robin is the order (depth in its cluster, cluster rank); the score only comes first. (rank, depth)
+        # names one entry, so the sort never needs the song id; np.lexsort sorts by its last key first
+        order = np.lexsort((rank, depth, score, unnamed))
+        return [songs[i] for i in order[:limit]]
 
 
 FUSION_SCALE = 10.0  # a neighbour score at 1/10 of the title's largest doubles a song's weight before the exponent
