@@ -204,3 +204,25 @@ def test_ranked_slots_draw_the_ranked_lists_cluster_mix(gen):
     finally:
         gen.decode_defaults.clear()
         gen.decode_defaults.update(saved)
+
+
+def test_cluster_distributions_are_computed_once_per_title_and_kept(gen):
+    """The server computes a batch's distributions in one pass and each request's ranked draw reads them; a title
+    asked again is served from what was kept, and the store stays bounded."""
+    import pytest
+
+    from playlistgen import generator
+
+    titles = ["rainy sunday piano", "深夜学习", "best of the night drive"]
+    gen._distributions.clear()
+    together = gen.cluster_distributions(titles + titles[:1])
+    assert list(gen._distributions) == titles[1:] + titles[:1]  # most recently asked last
+    assert together[0] is together[-1] and gen.cluster_distribution(titles[1]) is together[1]
+    for probs in together:
+        assert probs.keys() == gen.index.songs_in_cluster.keys() and sum(probs.values()) == pytest.approx(1.0, abs=1e-4)
+    kept, generator.DISTRIBUTIONS_KEPT = generator.DISTRIBUTIONS_KEPT, 2
+    try:
+        gen.cluster_distributions(["road trip"])
+        assert list(gen._distributions) == [titles[1], "road trip"]  # the oldest two went
+    finally:
+        generator.DISTRIBUTIONS_KEPT = kept
