@@ -140,7 +140,7 @@ def answers_for(params: dict, evaluated: list) -> tuple[dict[str, list[list[str]
 
 
 def drawn_playlists(bundle: Path, titles: list[str], n: int, seed: int) -> dict[str, list[list[str]]]:
-    """What `generate-playlist` gives (one song drawn per generated cluster), from the exported bundle: "drawn" with
+    """What `generate-playlist` gives (one song drawn per cluster slot), from the exported bundle: "drawn" with
     its defaults (model_knn's order), "model_drawn" with --no-knn; title i drawn with seed + i."""
     from playlistgen.generator import PlaylistGenerator
 

@@ -263,8 +263,8 @@ def create_app(bundle: str | Path, max_batch: int = 32, max_wait_ms: float = 10.
         unknown = [k for k in req.clusters if k not in gen.index.songs_in_cluster]
         if unknown:
             return error(422, f"no cluster {unknown[0]!r} in this bundle", "clusters")
-        return await on_worker(respond, title, req.clusters, req.n or gen.policy.playlist_length, req.seed,
-                               req.format, False, True)
+        return await on_worker(lambda: respond(title, req.clusters, req.n or gen.policy.playlist_length, req.seed,
+                                               req.format, within=True))
 
     @app.get("/api/clusters/{key}", summary="a cluster's songs, size and tags")
     async def cluster(key: str, limit: int = Query(50, ge=1, le=1000)):
