@@ -9,18 +9,19 @@
     python bench/realdev.py --heldout DIR      # train on all 377 playlists, answer DIR's (same layout) instead
     python bench/realdev.py --heldout DIR --bundle data/realdev_bundle   # and export that model for generate-playlist
 
-params.yaml with the overrides of bench/realdev.yaml (and --set key=value) drives the same stage code as
-`dvc repro` (data -> quantize -> corpus -> train), in --work (default data/realdev), then answers each evaluation
-playlist's title with 20 songs per method. The playlists' genre labels are used for scoring only: a song's genre
-is the majority genre of the training playlists holding it; genre@20 is the share of answered songs of the
-playlist's genre. Stages whose params did not change since the last run in --work are reused. With --seeds the
-check also runs on the splits those seeds draw (each in --work_seed<S>, its own data, clusters and model) and reports
-the methods over all their evaluation playlists together under "splits" (the committed split stays at the top): a
-difference of 0.03 genre@20 is noise on one split's ~80 playlists. Every run writes its per-playlist scores to
---work/rows_<split>.json; --against with a copy of an earlier run's file adds paired 95% intervals of (this run - that
-one) per method and metric, over the playlists both evaluated. Those intervals count playlist sampling only, not
-training: on one machine a rerun repeats every number, but a fresh build on another machine (same code and params)
-moved pooled validation genre@20 from 0.782 to 0.769, so compare runs built in the same place.
+params.yaml with the overrides of bench/realdev.yaml (and --set key=value) drives the same stage code as `dvc repro`
+(data -> quantize -> corpus -> train), in --work (default data/realdev), then answers each evaluation playlist's
+title with 20 songs per method. The playlists' genre labels are used for scoring only: a song's genre is the
+majority genre of the training playlists holding it; genre@20 is the share of answered songs of the playlist's
+genre. Stages whose params and code (dvc.yaml's deps) did not change since the last run in --work are reused. With
+--seeds the check also runs on the splits those seeds draw (each in --work_seed<S>, its own data, clusters and
+model) and reports the methods over all their evaluation playlists together under "splits" (the committed split
+stays at the top): a difference of 0.03 genre@20 is noise on one split's ~80 playlists. Every run writes its
+per-playlist scores to --work/rows_<split>.json; --against with a copy of an earlier run's file adds paired 95%
+intervals of (this run - that one) per method and metric, over the playlists both evaluated. Those intervals count
+playlist sampling only, not training: on one machine a rerun repeats every number, but a fresh build on another
+machine (same code and params) moved pooled validation genre@20 from 0.782 to 0.769, so compare runs built in the
+same place.
 
 --heldout DIR is the check on playlists kept out of --data altogether (the same kind, another folder): every
 playlist of --data is in the training or the validation part (early stopping), none in a test part, and the
@@ -68,8 +69,16 @@ def stamp(*blocks) -> str:
     return hashlib.sha256(json.dumps(blocks, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
+def code_stamp(stage: str) -> str:
+    """The contents of the code files dvc.yaml names as `stage`'s deps: a change to the model's code retrains here
+    as `dvc repro` would, instead of reusing a model the old code built."""
+    deps = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"][stage]["deps"]
+    files = sorted(d for d in deps if d.endswith(".py") and "${" not in d)
+    return stamp(*[[f, hashlib.sha256((ROOT / f).read_bytes()).hexdigest()] for f in files])
+
+
 def run_stage(name: str, main, params: dict, key: str, marker: Path) -> None:
-    """Run a stage unless `marker` records the same key (its params and upstream keys)."""
+    """Run a stage unless `marker` records the same key (its params, code and upstream keys)."""
     if marker.exists() and marker.read_text() == key:
         print(f"[realdev] {name}: unchanged, reused")
         return
@@ -87,13 +96,13 @@ def build(params: dict, work: Path) -> dict:
     base = params["base"]
     d = params["data"]  # what the files import reads (the synthetic world's keys do not matter here)
     k_data = stamp(base["seed"], d["source"], d["files"], d["embed"], params["corpus"]["val_share"],
-                   params["corpus"]["test_share"])
+                   params["corpus"]["test_share"], code_stamp("data"))
     run_stage("data", data.main, params, k_data, work / "stamps" / "data")
-    k_quant = stamp(k_data, params["quantize"])
+    k_quant = stamp(k_data, params["quantize"], code_stamp("quantize"))
     run_stage("quantize", quantize.main, params, k_quant, work / "stamps" / "quantize")
-    k_corpus = stamp(k_quant, params["corpus"])
+    k_corpus = stamp(k_quant, params["corpus"], code_stamp("corpus"))
     run_stage("corpus", corpus.main, params, k_corpus, work / "stamps" / "corpus")
-    k_train = stamp(k_corpus, params["train"])
+    k_train = stamp(k_corpus, params["train"], code_stamp("train"))
     run_stage("train", train.main, params, k_train, work / "stamps" / "train")
     return json.loads((work / "metrics" / "train.json").read_text())
 

@@ -14,19 +14,29 @@ class TitleT5(T5ForConditionalGeneration):
 
     forward/encode take `title_states` (B, S_t, D) and `title_mask` (B, S_t) beside the BPE `input_ids` (B, S);
     the encoder sees [proj(title_states); embed(input_ids)] of length S_t + S. Without `title_state_dim` in the
-    config it is a plain T5 (a checkpoint of one loads as the other)."""
+    config it is a plain T5 (a checkpoint of one loads as the other).
+
+    With `pack_title_inputs` in the config (every model built now) each row is packed as [its title states, its
+    tokens, padding]: T5's relative positions then see the same distances whatever the other titles of a batch are,
+    so a title gets the same answer alone, in an evaluation batch or in a server micro-batch. Models saved before
+    the flag keep the old layout (the padding of the title states sits between the two parts)."""
 
     def __init__(self, config: T5Config):
         super().__init__(config)
         dim = getattr(config, "title_state_dim", 0) or 0
         self.title_proj = nn.Linear(dim, config.d_model) if dim else None
+        self.pack_inputs = bool(getattr(config, "pack_title_inputs", False))
 
     def encoder_inputs(self, input_ids, attention_mask, title_states=None, title_mask=None):
         embeds = self.shared(input_ids)                                          # (B, S, d_model)
         if self.title_proj is None or title_states is None:
             return embeds, attention_mask
         projected = self.title_proj(title_states.to(embeds.dtype))               # (B, S_t, d_model)
-        return torch.cat([projected, embeds], 1), torch.cat([title_mask.to(attention_mask.dtype), attention_mask], 1)
+        embeds = torch.cat([projected, embeds], 1)
+        mask = torch.cat([title_mask.to(attention_mask.dtype), attention_mask], 1)
+        if self.pack_inputs:
+            embeds, mask = pack_rows(embeds, mask)
+        return embeds, mask
 
     def encode(self, input_ids, attention_mask, title_states=None, title_mask=None):
         """(encoder outputs, their attention mask): what `generate(encoder_outputs=..., attention_mask=...)` takes."""
@@ -48,6 +58,13 @@ class TitleT5(T5ForConditionalGeneration):
                                past_key_values=past_key_values, labels=labels, **kwargs)
 
 
+def pack_rows(embeds, mask):
+    """Each row's unmasked positions first, in their order, then its masked ones: (B, S, D), (B, S) -> same."""
+    order = torch.sort((mask == 0).to(torch.int8), dim=1, stable=True).indices   # (B, S)
+    gathered = torch.gather(embeds, 1, order.unsqueeze(-1).expand(-1, -1, embeds.size(-1)))
+    return gathered, torch.gather(mask, 1, order)
+
+
 FF_MULTIPLIER = 4  # d_ff = 4 x d_model, as T5 and most transformers size their feed-forward layers
 
 
@@ -64,7 +81,7 @@ def build_model(vocab_size: int, pad_id: int, eos_id: int, *, d_model: int, num_
         feed_forward_proj="gated-gelu",  # T5 v1.1 FFN: better than ReLU at this size
         tie_word_embeddings=False,
         pad_token_id=pad_id, eos_token_id=eos_id, decoder_start_token_id=pad_id,
-        title_state_dim=title_state_dim,
+        title_state_dim=title_state_dim, pack_title_inputs=bool(title_state_dim),
     )
     torch.manual_seed(seed)
     return TitleT5(config)
