@@ -65,10 +65,11 @@ class ClusterIndex:
         if neighbours and fusion_weight:
             inside = {s for pool in pools for s in pool}
             pools.append([s for s in neighbours if s not in inside and s in self.cluster_of_song])
-        named = set(named or ())
+        named_order = list(dict.fromkeys(named or ()))  # the given order: a set's would change with each process's
+        named = set(named_order)                          # string hashing, and with it how ties are broken
         if named:
             inside = {s for pool in pools for s in pool}
-            pools.append([s for s in named if s not in inside and s in self.cluster_of_song])
+            pools.append([s for s in named_order if s not in inside and s in self.cluster_of_song])
         popularity = popularity or {}
         songs = [s for pool in pools for s in pool]
         if not songs:

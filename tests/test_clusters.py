@@ -95,3 +95,19 @@ def test_ranked_slots_repeat_a_cluster_as_often_as_the_ranked_list_holds_it():
     for _ in range(10):  # one song per slot: two of 0-1's songs, one of 2-2's, then d from the spare
         picked = sample_playlist(ranked_slots(["a", "e", "b"], INDEX, ["1-0"]), INDEX, rng)
         assert [k for _, k in picked] == ["0-1", "2-2", "0-1", "1-0"] and picked[-1][0] == "d"
+
+
+def test_named_songs_outside_the_clusters_keep_their_given_order_between_equal_scores():
+    """Ties among a named artist's songs are broken by the order given (mentions: by ranking weight, then catalog
+    order), never by a set's iteration order, which changes with each process's string hashing."""
+    import subprocess
+    import sys
+
+    script = ("from playlistgen.clusters import ClusterIndex\n"
+              "songs = ['n%d' % i for i in range(8)]\n"
+              "index = ClusterIndex(2, 4, {'0-0': ['a'], '1-1': songs})\n"
+              "print(','.join(index.ranked_songs(['0-0'], named=songs[::-1], popularity={'a': 1.0})))\n")
+    outs = {subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
+                           env={**__import__("os").environ, "PYTHONHASHSEED": str(seed)}).stdout.strip()
+            for seed in (0, 1, 2)}
+    assert outs == {",".join(f"n{i}" for i in range(7, -1, -1)) + ",a"}
