@@ -106,11 +106,12 @@ def generate_command(args) -> int:
 
     if args.title is not None:  # bytes that are not UTF-8 arrive as lone surrogates: make them U+FFFD
         args.title = SURROGATE.sub("\ufffd", args.title)
-    gen = PlaylistGenerator(args.bundle, data_dir=args.data_dir)
+    titles = read_titles_file(args.titles_file) if args.titles_file is not None else None  # before the bundle
+    gen = PlaylistGenerator(args.bundle, data_dir=args.data_dir)                           # loads (seconds)
     if args.no_knn:
         gen.fusion_weight = 0.0
-    if args.titles_file is not None:
-        return batch_command(gen, args)
+    if titles is not None:
+        return batch_command(gen, args, titles)
     if args.interactive or args.title is None:
         interactive(gen, args)
         return 0
@@ -124,14 +125,26 @@ def generate_command(args) -> int:
     return 0
 
 
-def batch_command(gen, args) -> int:
-    """Playlists for every line of --titles-file, decoded `--batch-size` titles at a time; a title that cannot be
-    used (empty) gets {"title": ..., "error": ...} in its place and the rest go on."""
+def read_titles_file(path: str) -> list[str]:
+    """The non-blank lines of --titles-file (`-`: standard input); a file that cannot be read or holds no title is
+    refused with a message naming it."""
+    try:
+        stream = sys.stdin if path == "-" else open(path, encoding="utf-8", errors="replace")
+        with stream:
+            titles = [SURROGATE.sub("\ufffd", line.rstrip("\n")) for line in stream if line.strip()]
+    except (OSError, UnicodeError) as e:
+        raise DataError(f"--titles-file {path}: cannot read it ({getattr(e, 'strerror', None) or e}); give a text "
+                        "file with one title per line, or - for standard input.") from e
+    if not titles:
+        raise DataError(f"--titles-file {path} holds no titles (every line is blank); write one title per line.")
+    return titles
+
+
+def batch_command(gen, args, titles: list[str]) -> int:
+    """Playlists for each of `titles` (read_titles_file), decoded `--batch-size` titles at a time; a title that
+    cannot be used (empty) gets {"title": ..., "error": ...} in its place and the rest go on."""
     from .generator import TitleError
 
-    stream = sys.stdin if args.titles_file == "-" else open(args.titles_file, encoding="utf-8", errors="replace")
-    with stream:
-        titles = [SURROGATE.sub("\ufffd", line.rstrip("\n")) for line in stream if line.strip()]
     n = args.n or gen.policy.playlist_length
     fmt = "jsonl" if args.format in ("json", "jsonl") else args.format
     for start in range(0, len(titles), max(1, args.batch_size)):

@@ -89,6 +89,17 @@ def test_ranked_playlist_is_the_list_the_evaluate_stage_scores(gen, tiny_project
     assert "--ranked is the deterministic ranked list" in capsys.readouterr().err
 
 
+def test_titles_file_that_is_missing_or_blank_is_refused_before_the_bundle_loads(tmp_path, capsys):
+    blank = tmp_path / "blank.txt"
+    blank.write_text("\n  \n", encoding="utf-8")
+    nowhere = str(tmp_path / "no-bundle")  # never reached: the titles are read first
+    assert cli_main(["--titles-file", str(blank), "--bundle", nowhere]) == 2
+    assert "holds no titles" in capsys.readouterr().err
+    assert cli_main(["--titles-file", str(tmp_path / "missing.txt"), "--bundle", nowhere]) == 2
+    err = capsys.readouterr().err
+    assert "missing.txt: cannot read it" in err and "one title per line" in err
+
+
 def test_missing_bundle_is_a_data_error(tmp_path):
     with pytest.raises(DataError, match="not a playlistgen bundle"):
         PlaylistGenerator(tmp_path)
