@@ -1,5 +1,8 @@
 """Scoring on labelled real playlists (bench/realdev.py): genre@K and subgenre@K from playlist labels, NDCG and
-recall against the true songs, cluster F1, title sensitivity, and paired bootstrap intervals against title-kNN."""
+recall against the true songs, cluster F1, title sensitivity, and paired bootstrap intervals against title-kNN.
+labelled@K is the share of the first K answered songs that carry a genre label at all (some training playlist holds
+them): the others count as misses in genre@K, so a method that answers with such songs (a named artist's songs
+outside the training playlists) loses genre@K without being wrong."""
 from __future__ import annotations
 
 from collections import Counter, defaultdict
@@ -26,6 +29,8 @@ def per_playlist(songs: list[str], truth: list[str], label: dict, genre_of: dict
     truth_clusters = {cluster_of_song[s] for s in truth if s in cluster_of_song}
     return {
         f"genre@{k}": label_precision_at_k(songs, genre_of, label["genre"], k),
+        # songs no training playlist holds have no genre label and count as misses in genre@k: how many are there
+        f"labelled@{k}": sum(1 for s in songs[:k] if s in genre_of) / k,
         f"subgenre@{k}": label_precision_at_k(songs, subgenre_of, label["subgenre"], k),
         f"ndcg@{k}": ndcg_at_k(songs, truth_set, k),
         f"recall@{k}": recall_at_k(songs, truth_set, k),

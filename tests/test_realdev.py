@@ -28,6 +28,7 @@ def test_playlist_rows_hand_computed():
     good, bad = rows["good"][0], rows["bad"][0]
     assert good["genre@2"] == 1.0 and good["subgenre@2"] == 1.0  # a, b: rock, hard rock
     assert bad["genre@2"] == 0.0  # d is pop; x has no label and counts as a miss
+    assert good["labelled@2"] == 1.0 and bad["labelled@2"] == 0.5  # x is in no training playlist
     assert good["recall@2"] == 0.5 and bad["recall@2"] == 0.0  # a of {a, c}
     assert good["cluster_f1"] == pytest.approx(2 / 3)  # answered {c1}, true {c1, c2}
     assert bad["cluster_f1"] == pytest.approx(2 / 3)  # answered {c2} (x has no cluster)
