@@ -129,3 +129,17 @@ def test_heldout_playlists_refuse_leaks_missing_labels_and_files(tmp_path):
         bench.heldout_playlists(folder, songs, {"t1"})
     with pytest.raises(SystemExit, match="leave out --seeds"):
         bench.main(["--heldout", str(folder), "--seeds", "7"])
+
+
+def test_stage_keys_follow_the_stage_code(tmp_path, monkeypatch):
+    """A stage is reused only while its code is unchanged too: code_stamp reads the .py deps dvc.yaml names."""
+    bench = load_bench()
+    (tmp_path / "stages").mkdir()
+    (tmp_path / "stages" / "train.py").write_text("x = 1\n")
+    (tmp_path / "other.py").write_text("y = 1\n")
+    (tmp_path / "dvc.yaml").write_text("stages:\n  train:\n    deps: [stages/train.py, '${base.raw_dir}', data.csv]\n"
+                                       "  data:\n    deps: [other.py]\n")
+    monkeypatch.setattr(bench, "ROOT", tmp_path)
+    before, data_before = bench.code_stamp("train"), bench.code_stamp("data")
+    (tmp_path / "stages" / "train.py").write_text("x = 2\n")
+    assert bench.code_stamp("train") != before and bench.code_stamp("data") == data_before
