@@ -27,8 +27,7 @@ def main() -> None:
     t0 = time.perf_counter()
     for start in range(0, len(titles), args.batch):
         chunk = titles[start:start + args.batch]
-        clusters = gen.generate_clusters_batch(chunk, args.n)
-        gen.cluster_distributions(chunk)  # as --titles-file does: the chunk's distributions in one pass
+        clusters = gen.generate_clusters_batch(chunk, args.n, for_ranking=True)  # as --titles-file decodes
         for t, c in zip(chunk, clusters):
             gen.playlist_from_clusters(t, c, args.n, 0)
     batched = len(titles) / (time.perf_counter() - t0)

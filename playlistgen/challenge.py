@@ -116,7 +116,8 @@ def answer(gen, playlists: list[ChallengePlaylist], n_clusters: int, batch_size:
     clusters: dict[str, list[str]] = {}
     for start in range(0, len(named), batch_size):
         chunk = named[start:start + batch_size]
-        for p, seq in zip(chunk, gen.generate_clusters_batch([p.title for p in chunk], n_clusters, beams)):
+        for p, seq in zip(chunk, gen.generate_clusters_batch([p.title for p in chunk], n_clusters, beams,
+                                                             for_ranking=True)):
             clusters[p.pid] = seq
     answers = {p.pid: fill(gen.ranked_songs(p.title, clusters[p.pid], ANSWER_LENGTH + len(p.seeds))
                            if p.pid in clusters else [], p.seeds, popular) for p in playlists}

@@ -157,10 +157,8 @@ def batch_command(gen, args, titles: list[str]) -> int:
             except TitleError:
                 pass
         decoded = gen.generate_clusters_batch([chunk[i] for i in usable], n, args.beams, args.temperature,
-                                              args.seed) if usable else []
+                                              args.seed, for_ranking=True) if usable else []
         clusters = dict(zip(usable, decoded))
-        if usable:  # the ranked lists (and ranked draws) read them: one forward pass for the chunk
-            gen.cluster_distributions([chunk[i] for i in usable])
         for i, title in enumerate(chunk):
             if i not in clusters:
                 print(json.dumps({"title": title, "error": "the title is empty"}, ensure_ascii=False))

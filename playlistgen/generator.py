@@ -190,12 +190,18 @@ class PlaylistGenerator:
         return self.generate_clusters_batch([title], n, beams, temperature, seed)[0]
 
     def generate_clusters_batch(self, titles: list[str], n: int | None = None, beams: int | None = None,
-                                temperature: float | None = None, seed: int | None = None) -> list[list[str]]:
-        """generate_clusters for many titles in one batched decode (what a bulk job wants)."""
-        titles = [self.prepare_title(t) for t in titles]
+                                temperature: float | None = None, seed: int | None = None,
+                                for_ranking: bool = False) -> list[list[str]]:
+        """generate_clusters for many titles in one batched decode (what a bulk job wants). `for_ranking`: the
+        playlists will be ranked or drawn from these clusters, so the titles' cluster distributions (which ranked
+        lists and ranked draws read) are computed here too, in one batched pass instead of one per title."""
+        prepared = [self.prepare_title(t) for t in titles]  # an unusable title is refused before any work
         n = self.policy.playlist_length if n is None else n
         if n < 1:
             raise ValueError("the playlist length must be at least 1.")
+        if for_ranking:  # keyed by the titles as given: ranked_songs and the draws look them up so
+            self.cluster_distributions(titles)
+        titles = prepared
         cfg = self.policy.config(n, beams, temperature, len(self.index.songs_in_cluster))
         key = (cfg.min_clusters, cfg.max_clusters)
         constraint = self._constraints.get(key)

@@ -106,9 +106,8 @@ class MicroBatcher:
         return await future
 
     def _decode(self, jobs: list[_Job], n, beams, temperature, seed) -> list:
-        clusters = self.gen.generate_clusters_batch([j.title for j in jobs], n, beams, temperature, seed)
-        if any(job.finish is not None for job in jobs):  # the answers rank by it: one forward pass for the batch
-            self.gen.cluster_distributions([j.title for j in jobs])
+        clusters = self.gen.generate_clusters_batch([j.title for j in jobs], n, beams, temperature, seed,
+                                                    for_ranking=any(job.finish is not None for job in jobs))
         out = []
         for job, c in zip(jobs, clusters):
             try:
@@ -287,8 +286,7 @@ def create_app(bundle: str | Path, max_batch: int = 32, max_wait_ms: float = 10.
         base = req.seed if req.seed is not None else int(time.time_ns() % (2**32))
 
         def run() -> dict:
-            clusters = gen.generate_clusters_batch(titles, n, req.beams, req.temperature, req.seed)
-            gen.cluster_distributions(titles)  # one forward pass for all the ranked draws below
+            clusters = gen.generate_clusters_batch(titles, n, req.beams, req.temperature, req.seed, for_ranking=True)
             return {"playlists": [respond(t, c, n, (base + i) % 2**32, "json")
                                   for i, (t, c) in enumerate(zip(titles, clusters))]}
 

@@ -124,7 +124,7 @@ def test_batcher_passes_a_decode_error_to_the_waiting_request():
     import asyncio
 
     class Broken:
-        def generate_clusters_batch(self, *args):
+        def generate_clusters_batch(self, *args, **kwargs):
             raise ValueError("boom")
 
     async def go():
