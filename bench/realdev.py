@@ -21,7 +21,8 @@ per-playlist scores to --work/rows_<split>.json; --against with a copy of an ear
 intervals of (this run - that one) per method and metric, over the playlists both evaluated. Those intervals count
 playlist sampling only, not training: on one machine a rerun repeats every number, but a fresh build on another
 machine (same code and params) moved pooled validation genre@20 from 0.782 to 0.769, so compare runs built in the
-same place.
+same place. The drawn methods (what generate-playlist gives) are drawn a second time with other seeds; `redraw`
+in the report says how much of a playlist asking again keeps (mean Jaccard of the two draws' songs).
 
 --heldout DIR is the check on playlists kept out of --data altogether (the same kind, another folder): every
 playlist of --data is in the training or the validation part (early stopping), none in a test part, and the
@@ -121,9 +122,9 @@ def split_playlists(params: dict, split: str) -> list:
     return [by_id[x.playlist_id] for x in read_examples(Path(params["base"]["work_dir"]) / "corpus" / f"{split}.jsonl")]
 
 
-def answers_for(params: dict, evaluated: list) -> tuple[dict[str, list[list[str]]], list, dict]:
+def answers_for(params: dict, evaluated: list) -> tuple[dict[str, list[list[str]]], list, dict, dict]:
     """20-song answers of every method for the titles of `evaluated` (catalog.Playlist): (answers, train examples,
-    index)."""
+    index, a second draw of the drawn methods)."""
     import torch
 
     from playlistgen.evaluate import baseline_recommendations
@@ -144,37 +145,41 @@ def answers_for(params: dict, evaluated: list) -> tuple[dict[str, list[list[str]
         e["knn_neighbours"], tuple(e["knn_ngram"]), True, recommender.profiles, recommender.title_encoder,
         recommender.title_weight, {s: v.tags for s, v in catalog.songs.items()})
     answers.update({name: [r.songs for r in recs] for name, recs in baselines.items()})
-    answers.update(drawn_playlists(Path(params["export"]["bundle_dir"]), titles, k, base["seed"]))
-    return answers, train, recommender.index
+    drawn, redrawn = drawn_playlists(Path(params["export"]["bundle_dir"]), titles, k, base["seed"])
+    answers.update(drawn)
+    return answers, train, recommender.index, redrawn
 
 
-def drawn_playlists(bundle: Path, titles: list[str], n: int, seed: int) -> dict[str, list[list[str]]]:
+def drawn_playlists(bundle: Path, titles: list[str], n: int, seed: int) -> tuple[dict, dict]:
     """What `generate-playlist` gives (one song drawn per cluster slot), from the exported bundle: "drawn" with
-    its defaults (model_knn's order), "model_drawn" with --no-knn; title i drawn with seed + i."""
+    its defaults (model_knn's order), "model_drawn" with --no-knn; title i drawn with seed + i. Returns (those
+    playlists, a second draw of each title with seed + len(titles) + i: what asking again gives)."""
     from playlistgen.generator import PlaylistGenerator
 
     generator = PlaylistGenerator(bundle)
     clusters = generator.generate_clusters_batch(titles, n)
-    out = {}
+    first, second = {}, {}
     for name, fusion in (("drawn", generator.fusion_weight), ("model_drawn", 0.0)):
         generator.fusion_weight = fusion
-        out[name] = [[t.song_id for t in generator.playlist_from_clusters(title, keys, n, seed + i)]
-                     for i, (title, keys) in enumerate(zip(titles, clusters))]
-    return out
+        for out, offset in ((first, 0), (second, len(titles))):
+            out[name] = [[t.song_id for t in generator.playlist_from_clusters(title, keys, n, seed + offset + i)]
+                         for i, (title, keys) in enumerate(zip(titles, clusters))]
+    return first, second
 
 
 def evaluate_titles(params: dict, evaluated: list, part: str, labels: dict) -> tuple[dict, dict, dict, list[str]]:
     """(report, per-playlist rows, answers, playlist ids) of every method on the titles of `evaluated`, the playlists
     of `part` (val, test or heldout)."""
-    from playlistgen.realdev import playlist_rows, song_labels, summarise
+    from playlistgen.realdev import playlist_rows, redraw_variety, song_labels, summarise
 
-    answers, train, index = answers_for(params, evaluated)
+    answers, train, index, redrawn = answers_for(params, evaluated)
     e = params["evaluate"]
     rows = playlist_rows(answers, [p.song_ids for p in evaluated], [labels[p.playlist_id] for p in evaluated],
                          song_labels(train, labels, "genre"), song_labels(train, labels, "subgenre"),
                          index.cluster_of_song, e["playlist_length"])
     report = summarise(rows, answers, e["bootstrap_resamples"], params["base"]["seed"])
     report["playlists"] = {"train": len(train), part: len(evaluated)}
+    report["redraw"] = redraw_variety({name: answers[name] for name in redrawn}, redrawn, e["playlist_length"])
     return report, rows, answers, [p.playlist_id for p in evaluated]
 
 
@@ -339,7 +344,7 @@ def main(argv=None) -> int:
         report["params"]["heldout"] = str(Path(args.heldout).resolve())
     keyed = keyed_rows(seeds[0], rows, ids)
     if len(seeds) > 1:
-        from playlistgen.realdev import pooled
+        from playlistgen.realdev import pooled, pooled_redraw
 
         per_seed, parts = {seeds[0]: report}, [(rows, answers)]
         for seed in seeds[1:]:
@@ -353,7 +358,8 @@ def main(argv=None) -> int:
         report["splits"] = {
             "seeds": seeds,
             "pooled": {**pooled(parts, e["bootstrap_resamples"], params["base"]["seed"]),
-                       "playlists": {args.split: sum(len(r["model"]) for r, _ in parts)}},
+                       "playlists": {args.split: sum(len(r["model"]) for r, _ in parts)},
+                       "redraw": pooled_redraw([r["redraw"] for r in per_seed.values()])},
             "per_seed": {str(seed): {"playlists": r["playlists"], "methods": r["methods"]}
                          for seed, r in per_seed.items()},
         }

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 
-from .metrics import (label_precision_at_k, mean, ndcg_at_k, paired_bootstrap, recall_at_k, set_precision_recall_f1,
-                      top_list_diversity)
+from .metrics import (jaccard, label_precision_at_k, mean, ndcg_at_k, paired_bootstrap, recall_at_k,
+                      set_precision_recall_f1, top_list_diversity)
 
 HEADLINE = ("genre@{k}", "subgenre@{k}", "ndcg@{k}", "recall@{k}", "cluster_f1")
 
@@ -81,3 +81,26 @@ def pooled(splits: list[tuple[dict[str, list[dict]], dict[str, list[list[str]]]]
     rows = {name: [r for split_rows, _ in splits for r in split_rows[name]] for name in names}
     answers = {name: [a for _, split_answers in splits for a in split_answers[name]] for name in names}
     return summarise(rows, answers, resamples, seed, reference)
+
+
+def redraw_variety(first: dict[str, list[list[str]]], second: dict[str, list[list[str]]], k: int) -> dict:
+    """How much asking again changes a drawn playlist: per method, over titles, the mean Jaccard overlap of the first
+    `k` songs of two draws of the same title (1 = the same songs every time, 0 = none shared) and the share of titles
+    whose two draws hold the same songs; `titles` keeps the count for pooled_redraw."""
+    out = {}
+    for name, lists in first.items():
+        pairs = [(set(a[:k]), set(b[:k])) for a, b in zip(lists, second[name])]
+        out[name] = {"jaccard": round(mean([jaccard(a, b) for a, b in pairs]), 4),
+                     "identical_share": round(mean([float(a == b) for a, b in pairs]), 4), "titles": len(pairs)}
+    return out
+
+
+def pooled_redraw(parts: list[dict]) -> dict:
+    """redraw_variety of several splits together: each method's means weighted by the splits' title counts."""
+    out = {}
+    for name in parts[0]:
+        n = sum(p[name]["titles"] for p in parts)
+        out[name] = {m: round(sum(p[name][m] * p[name]["titles"] for p in parts) / max(n, 1), 4)
+                     for m in ("jaccard", "identical_share")}
+        out[name]["titles"] = n
+    return out

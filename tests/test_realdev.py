@@ -5,7 +5,8 @@ from pathlib import Path
 import pytest
 
 from playlistgen.corpus import Example
-from playlistgen.realdev import playlist_rows, pooled, score_methods, song_labels, summarise
+from playlistgen.realdev import (playlist_rows, pooled, pooled_redraw, redraw_variety, score_methods, song_labels,
+                                 summarise)
 
 ROOT = Path(__file__).resolve().parent.parent
 LABELS = {"t1": {"genre": "rock", "subgenre": "hard rock"}, "t2": {"genre": "rock", "subgenre": "classic rock"},
@@ -53,6 +54,22 @@ def test_pooled_equals_one_split_holding_all_playlists():
     assert "title_knn" not in whole["ci95_vs_title_knn"]  # the reference is never measured against itself
     rows = playlist_rows(answers, truths, labels, genre, sub, CLUSTER, 2)
     assert summarise(rows, answers, 200, 0) == whole
+
+
+def test_redraw_variety_measures_how_two_draws_differ_and_pools_by_title_count():
+    first = {"drawn": [["a", "b", "c"], ["d", "e"]], "model_drawn": [["a", "b"], ["c", "d"]]}
+    second = {"drawn": [["a", "b", "x"], ["e", "d"]], "model_drawn": [["y", "z"], ["c", "d", "w"]]}
+    one = redraw_variety(first, second, 2)  # the first 2 songs: {a, b} vs {a, b}, {d, e} vs {e, d}
+    assert one["drawn"] == {"jaccard": 1.0, "identical_share": 1.0, "titles": 2}
+    assert one["model_drawn"] == {"jaccard": 0.5, "identical_share": 0.5, "titles": 2}
+    three = redraw_variety(first, second, 3)  # {a, b, c} vs {a, b, x}: 2 shared of 4
+    assert three["drawn"]["jaccard"] == pytest.approx((0.5 + 1.0) / 2)
+    assert three["drawn"]["identical_share"] == 0.5
+    other = redraw_variety({"drawn": [["a"]], "model_drawn": [["a"]]}, {"drawn": [["b"]], "model_drawn": [["a"]]}, 2)
+    together = pooled_redraw([one, other])  # 2 titles at 1.0 and 1 at 0.0
+    assert together["drawn"]["titles"] == 3
+    assert together["drawn"]["jaccard"] == together["drawn"]["identical_share"] == pytest.approx(2 / 3, abs=1e-4)
+    assert together["model_drawn"]["jaccard"] == pytest.approx((0.5 * 2 + 1.0) / 3, abs=1e-4)
 
 
 def load_bench():
@@ -143,3 +160,19 @@ def test_stage_keys_follow_the_stage_code(tmp_path, monkeypatch):
     before, data_before = bench.code_stamp("train"), bench.code_stamp("data")
     (tmp_path / "stages" / "train.py").write_text("x = 2\n")
     assert bench.code_stamp("train") != before and bench.code_stamp("data") == data_before
+
+
+def test_drawn_playlists_are_what_generate_playlist_gives_and_a_redraw_differs(tiny_project):
+    from playlistgen.generator import PlaylistGenerator
+    from playlistgen.realdev import redraw_variety
+
+    bundle = tiny_project / "data/bundle"
+    titles = ["summer road trip", "late night study", "summer road trip"]
+    first, second = load_bench().drawn_playlists(bundle, titles, 6, 100)
+    assert set(first) == set(second) == {"drawn", "model_drawn"}
+    gen = PlaylistGenerator(bundle)
+    assert first["drawn"][1] == [t.song_id for t in gen.generate(titles[1], 6, seed=101)]  # title i: seed + i
+    assert second["drawn"][1] == [t.song_id for t in gen.generate(titles[1], 6, seed=104)]  # + len(titles)
+    assert first["drawn"][0] != first["drawn"][2]  # one title asked twice in a batch is drawn twice
+    variety = redraw_variety(first, second, 6)
+    assert 0.0 <= variety["drawn"]["jaccard"] < 1.0 and variety["drawn"]["titles"] == 3
