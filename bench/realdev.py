@@ -143,8 +143,18 @@ def answers_for(params: dict, evaluated: list) -> tuple[dict[str, list[list[str]
     baselines = baseline_recommendations(
         titles, [e["playlist_length"]] * len(titles), k, train, recommender.index, recommender.weights,
         e["knn_neighbours"], tuple(e["knn_ngram"]), True, recommender.profiles, recommender.title_encoder,
-        recommender.title_weight, {s: v.tags for s, v in catalog.songs.items()})
+        recommender.title_weight, {s: v.tags for s, v in catalog.songs.items()}, anchors=e)
     answers.update({name: [r.songs for r in recs] for name, recs in baselines.items()})
+    from playlistgen.evaluate import model_recommendations
+    from playlistgen.realdev import oracle_clusters
+
+    # the oracle ceiling: the truth's own clusters, ranked as the model's are (what a perfect generator would score)
+    oracle = oracle_clusters([p.song_ids for p in evaluated], train, recommender.index.cluster_of_song,
+                             params["corpus"]["max_clusters"])
+    queries = recommender.profiles.queries(titles, recommender.title_encoder) if recommender.profiles else None
+    answers["oracle"] = [r.songs for r in model_recommendations(
+        oracle, recommender.index, k, recommender.weights, recommender.profiles, queries, recommender.title_weight,
+        recommender.rank_discount)]
     drawn, redrawn = drawn_playlists(Path(params["export"]["bundle_dir"]), titles, k, base["seed"])
     answers.update(drawn)
     return answers, train, recommender.index, redrawn
@@ -167,6 +177,24 @@ def drawn_playlists(bundle: Path, titles: list[str], n: int, seed: int) -> tuple
     return first, second
 
 
+def tokenization_report(params: dict, train: list, labels: dict) -> dict:
+    """Each prefix length's genre and subgenre NMI and majority share over the labelled songs (realdev.tokenization)
+    and the quantize stage's code usage (metrics/quantize.json of this work folder)."""
+    import numpy as np
+
+    from playlistgen.io import read_jsonl
+    from playlistgen.realdev import song_labels, tokenization
+
+    work = Path(params["base"]["work_dir"])
+    rows = [r for _, r in read_jsonl(work / "quantize" / "song_semantic_ids.jsonl")]
+    codes = np.array([r["semantic_id"] for r in rows], dtype=np.int64)
+    out = tokenization([r["song_id"] for r in rows], codes, song_labels(train, labels, "genre"),
+                       song_labels(train, labels, "subgenre"))
+    usage = json.loads((work.parent / "metrics" / "quantize.json").read_text())
+    out["usage"] = {key: usage[key] for key in ("clusters", "songs_per_cluster", "songs_sharing_full_id", "levels")}
+    return out
+
+
 def evaluate_titles(params: dict, evaluated: list, part: str, labels: dict) -> tuple[dict, dict, dict, list[str]]:
     """(report, per-playlist rows, answers, playlist ids) of every method on the titles of `evaluated`, the playlists
     of `part` (val, test or heldout)."""
@@ -179,6 +207,7 @@ def evaluate_titles(params: dict, evaluated: list, part: str, labels: dict) -> t
                          index.cluster_of_song, e["playlist_length"])
     report = summarise(rows, answers, e["bootstrap_resamples"], params["base"]["seed"])
     report["playlists"] = {"train": len(train), part: len(evaluated)}
+    report["tokenization"] = tokenization_report(params, train, labels)
     report["redraw"] = redraw_variety({name: answers[name] for name in redrawn}, redrawn, e["playlist_length"])
     return report, rows, answers, [p.playlist_id for p in evaluated]
 
@@ -360,8 +389,8 @@ def main(argv=None) -> int:
             "pooled": {**pooled(parts, e["bootstrap_resamples"], params["base"]["seed"]),
                        "playlists": {args.split: sum(len(r["model"]) for r, _ in parts)},
                        "redraw": pooled_redraw([r["redraw"] for r in per_seed.values()])},
-            "per_seed": {str(seed): {"playlists": r["playlists"], "methods": r["methods"]}
-                         for seed, r in per_seed.items()},
+            "per_seed": {str(seed): {"playlists": r["playlists"], "methods": r["methods"],
+                                     "tokenization": r["tokenization"]} for seed, r in per_seed.items()},
         }
     from playlistgen.io import write_json
 
@@ -370,11 +399,12 @@ def main(argv=None) -> int:
                                 "ci95": compare_runs(keyed, before, e["bootstrap_resamples"], params["base"]["seed"])}
     write_json(work / f"rows_{part}.json", keyed)
     write_json(out_path, report)
-    headline = ("genre@20", "subgenre@20", "ndcg@20", "cluster_f1", "distinct_top10_share")
+    headline = ("genre@20", "subgenre@20", "ndcg@20", "cluster_f1", "distinct_top10_share", "most_common_top10_share")
     shown = report["splits"]["pooled"] if len(seeds) > 1 else report
     print(f"{'pooled over seeds ' + str(seeds) if len(seeds) > 1 else 'seed ' + str(seeds[0])}, {part} part:")
     print(json.dumps({m: {k: v for k, v in r.items() if k in headline} for m, r in shown["methods"].items()}, indent=1))
-    print(json.dumps(shown["ci95_vs_title_knn"].get("model")))
+    print("vs the strongest baseline:", json.dumps(shown["ci95_vs_strongest_baseline"]))
+    print("vs title_profile:", json.dumps(shown["ci95_vs_title_profile"]))
     if before is not None:
         print(f"model, this run - {args.against}:", json.dumps(report["vs_against"]["ci95"].get("model")))
     print(f"wrote {out_path} and {work / f'rows_{part}.json'}")

@@ -131,6 +131,58 @@ class DenseTitleKnnBaseline(TitleKnnBaseline):
         return self.encode(titles) @ self.matrix.T
 
 
+class AnchorTitleKnn:
+    """The plain title lookups a recommender engineer would try first, as they would write them: the k training
+    playlists nearest the title (word 1-2-gram TF-IDF, or all-MiniLM-L6-v2 sentence vectors), each song scored by
+    the summed cosine of the neighbours holding it, ties broken by training popularity. No cluster size
+    normalisation, no title profile: the anchor every method here must beat (evaluate.anchor_*)."""
+
+    def __init__(self, name: str, train: list[Example], neighbours: int, similarities, cluster_sizes=None):
+        self.name, self.train, self.neighbours, self.similarities = name, train, neighbours, similarities
+        self.cluster_sizes = cluster_sizes
+        self.popularity = Counter(s for e in train for s in set(e.song_ids))
+
+    @classmethod
+    def word_tfidf(cls, train: list[Example], neighbours: int, ngram_range: tuple[int, int], cluster_sizes=None):
+        from sklearn.feature_extraction.text import TfidfVectorizer
+
+        vectorizer = TfidfVectorizer(analyzer="word", ngram_range=tuple(ngram_range), lowercase=True,
+                                     sublinear_tf=True, token_pattern=r"(?u)\b\w+\b")  # keep 1-letter words, CJK
+        matrix = vectorizer.fit_transform([e.title for e in train])
+        return cls("tfidf_word_knn", train, neighbours, lambda titles: (vectorizer.transform(titles) @ matrix.T).toarray(),
+                   cluster_sizes)
+
+    @classmethod
+    def dense(cls, train: list[Example], neighbours: int, encoder=None, cluster_sizes=None):
+        if encoder is None:
+            from .embed import sentence_model
+
+            model = sentence_model()
+            encode = lambda texts: model.encode(texts, batch_size=256, normalize_embeddings=True)  # noqa: E731
+        else:
+            encode = encoder.sentence_vectors
+        matrix = encode([e.title for e in train])
+        return cls("minilm_knn", train, neighbours, lambda titles: encode(titles) @ matrix.T, cluster_sizes)
+
+    def recommend(self, titles: list[str], n_clusters: list[int], n_songs: int) -> list[Recommendation]:
+        out = []
+        for row, n in zip(np.atleast_2d(self.similarities(titles)), n_clusters):
+            song_score: Counter = Counter()
+            cluster_score: Counter = Counter()
+            for j in np.argsort(-row, kind="stable")[: self.neighbours]:
+                if row[j] <= 0:
+                    break
+                for s in dict.fromkeys(self.train[j].song_ids):
+                    song_score[s] += float(row[j])
+                for c in dict.fromkeys(self.train[j].clusters):
+                    cluster_score[c] += float(row[j])
+            songs = sorted(song_score, key=lambda s: (-song_score[s], -self.popularity[s]))
+            if len(songs) < n_songs:  # a title sharing no word with any training title: the popular songs
+                songs += [s for s, _ in self.popularity.most_common(n_songs) if s not in song_score]
+            out.append(Recommendation([c for c, _ in cluster_score.most_common(n)], songs[:n_songs]))
+        return out
+
+
 class TitleProfileBaseline:
     """Retrieval without clusters: every song of the training playlists scored by its training-playlist weight x
     exp(w x cos(title, song's title profile)) (recommend.SongTitleProfiles), the model's own song ranking applied

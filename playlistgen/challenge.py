@@ -21,7 +21,7 @@ from pathlib import Path
 
 from .catalog import LoadReport, clean_title
 from .io import DataError, atomic_path, read_json, write_json
-from .metrics import mean, ndcg_at_k, r_precision, set_precision_recall_f1
+from .metrics import mean, ndcg_at_k, r_precision, set_precision_recall_f1, top_list_diversity
 
 log = logging.getLogger(__name__)
 
@@ -107,10 +107,29 @@ def popular_songs(gen) -> list[str]:
     return sorted(gen.songs, key=lambda s: -gen.ranking_weights[s])
 
 
+METHODS = ("model_knn", "model")  # what ships (the lookups fused in), and the generative model alone
+
+
 def answer(gen, playlists: list[ChallengePlaylist], n_clusters: int, batch_size: int = 64,
-           beams: int | None = None, popular: list[str] | None = None
+           beams: int | None = None, popular: list[str] | None = None, method: str = "model_knn"
            ) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
-    """(pid -> 500 ranked track URIs, pid -> generated clusters) for every playlist, titles decoded in batches."""
+    """(pid -> 500 ranked track URIs, pid -> generated clusters) for every playlist, titles decoded in batches.
+    `method`: model_knn (the bundle's nearest-title fusion and artist lookup, as generate-playlist ranks) or model
+    (the generated clusters' songs alone, as `generate-playlist --no-knn`)."""
+    if method not in METHODS:
+        raise DataError(f"--method {method!r}: use one of {', '.join(METHODS)}.")
+    if method == "model_knn" and not gen.fusion_weight:
+        raise DataError("this bundle fuses no nearest titles (evaluate.knn_fusion 0), so model_knn is the model "
+                        "alone; pass --method model.")
+    saved = gen.fusion_weight
+    gen.fusion_weight = saved if method == "model_knn" else 0.0
+    try:
+        return _answer(gen, playlists, n_clusters, batch_size, beams, popular)
+    finally:
+        gen.fusion_weight = saved
+
+
+def _answer(gen, playlists, n_clusters, batch_size, beams, popular):
     popular = popular if popular is not None else popular_songs(gen)
     named = [p for p in playlists if p.title]
     clusters: dict[str, list[str]] = {}
@@ -151,13 +170,16 @@ def score_answers(answers: dict[str, list[str]], truth: dict[str, list[str]],
 
 def evaluate_challenge(gen, playlists: list[ChallengePlaylist], truth: dict[str, list[str]] | None,
                        n_clusters: int, train_path: str | Path | None = None, knn_neighbours: int | None = None,
-                       knn_ngram: tuple[int, int] | None = None, batch_size: int = 64) -> tuple[dict[str, list[str]], dict]:
-    """The model's answers and, with `truth`, its scores beside popularity and (with the corpus's training split
-    at `train_path`) title-kNN answers to the same set (the bundle's evaluate.knn_neighbours and knn_ngram), all
-    filled to 500 the same way."""
+                       knn_ngram: tuple[int, int] | None = None, batch_size: int = 64, method: str = "model_knn",
+                       anchor_neighbours: int = 50) -> tuple[dict[str, list[str]], dict]:
+    """`method`'s answers and, with `truth`, the scores of both model methods (the other one answered too: the
+    model alone is always reported beside what ships) beside popularity and, with the corpus's training split at
+    `train_path`, the title lookups: title kNN (the bundle's evaluate.knn_neighbours and knn_ngram) and the plain
+    word TF-IDF kNN (baselines.AnchorTitleKnn, `anchor_neighbours`), all filled to 500 the same way. Each method
+    also gets most_common_top10_share: the share of named titles whose top 10 hold its commonest song."""
     popular = popular_songs(gen)
     t0 = time.perf_counter()
-    answers, clusters = answer(gen, playlists, n_clusters, batch_size, popular=popular)
+    answers, clusters = answer(gen, playlists, n_clusters, batch_size, popular=popular, method=method)
     seconds = time.perf_counter() - t0
     named = [p for p in playlists if p.title]
     report = {"playlists": len(playlists), "named": len(named), "seconds": round(seconds, 1),
@@ -167,15 +189,20 @@ def evaluate_challenge(gen, playlists: list[ChallengePlaylist], truth: dict[str,
     missing = [p.pid for p in playlists if p.pid not in truth]
     if len(missing) == len(playlists):
         raise DataError("the truth file holds none of the challenge set's pids; pass the matching truth file.")
-    methods = {"model": answers, "popularity": {p.pid: fill([], p.seeds, popular) for p in playlists}}
+    methods = {method: answers, "popularity": {p.pid: fill([], p.seeds, popular) for p in playlists}}
+    for other in METHODS:
+        if other != method and (other == "model" or gen.fusion_weight):
+            methods[other] = answer(gen, playlists, n_clusters, batch_size, popular=popular, method=other)[0]
     if train_path is not None:
-        from .baselines import TitleKnnBaseline
+        from .baselines import AnchorTitleKnn, TitleKnnBaseline
         from .corpus import read_examples
 
-        knn = TitleKnnBaseline(read_examples(train_path), knn_neighbours, tuple(knn_ngram))
-        recs = knn.recommend([p.title for p in named], [n_clusters] * len(named), ANSWER_LENGTH) if named else []
-        ranked = {p.pid: r.songs for p, r in zip(named, recs)}
-        methods["title_knn"] = {p.pid: fill(ranked.get(p.pid, []), p.seeds, popular) for p in playlists}
+        train = read_examples(train_path)
+        for knn in (TitleKnnBaseline(train, knn_neighbours, tuple(knn_ngram)),
+                    AnchorTitleKnn.word_tfidf(train, anchor_neighbours, (1, 2))):
+            recs = knn.recommend([p.title for p in named], [n_clusters] * len(named), ANSWER_LENGTH) if named else []
+            ranked = {p.pid: r.songs for p, r in zip(named, recs)}
+            methods[knn.name] = {p.pid: fill(ranked.get(p.pid, []), p.seeds, popular) for p in playlists}
     named_ids = {p.pid for p in named}
     by_seeds: dict[int, set[str]] = {}
     for p in playlists:
@@ -184,10 +211,12 @@ def evaluate_challenge(gen, playlists: list[ChallengePlaylist], truth: dict[str,
     for name, ans in methods.items():
         entry = {"all": score_answers(ans, truth), "named": score_answers(ans, truth, named_ids),
                  "by_seed_tracks": {str(k): score_answers(ans, truth, ids & named_ids) for k, ids in sorted(by_seeds.items())}}
+        entry["named"]["most_common_top10_share"] = round(top_list_diversity([ans[p.pid] for p in named], 10)[1], 4)
         report["methods"][name] = entry
     f1 = [set_precision_recall_f1(gen.index.expand(clusters[p.pid]), set(truth.get(p.pid, ())))[2]
           for p in named if truth.get(p.pid)]
-    report["methods"]["model"]["named"]["expansion_f1"] = round(mean(f1), 4)
+    report["methods"][method]["named"]["expansion_f1"] = round(mean(f1), 4)
+    report["method"] = method
     report["missing_truth"] = len(missing)
     return answers, report
 

@@ -193,6 +193,11 @@ def admin_main(argv: list[str] | None = None) -> int:
     ch.add_argument("--train", help="the corpus's train.jsonl: adds the title-kNN baseline to the metrics")
     ch.add_argument("--metrics", help="where to write the metrics JSON (default: printed only)")
     ch.add_argument("--clusters", type=int, default=20, help="clusters generated per title (default 20)")
+    ch.add_argument("--method", choices=["model_knn", "model"], default="model_knn",
+                    help="model_knn (default: as generate-playlist ranks, nearest titles fused in) or model (the "
+                         "generated clusters alone, as --no-knn); with --truth both are scored")
+    ch.add_argument("--anchor-neighbours", type=int, default=50,
+                    help="with --train: neighbours of the word TF-IDF title kNN baseline (default 50)")
     ch.add_argument("--batch-size", type=int, default=64)
     ch.add_argument("--team", default="playlistgen")
     ch.add_argument("--email", default="")
@@ -274,8 +279,11 @@ def challenge_command(args) -> int:
     if args.train and None in knn:
         raise DataError(f"{args.bundle}: the manifest has no knn_neighbours/knn_ngram (an older bundle); export it "
                         "again with `dvc repro export` to compare with title kNN.")
+    if args.anchor_neighbours < 1:
+        raise ValueError("--anchor-neighbours must be at least 1.")
     answers, metrics = challenge.evaluate_challenge(gen, playlists, truth, args.clusters, args.train, *knn,
-                                                    batch_size=args.batch_size)
+                                                    batch_size=args.batch_size, method=args.method,
+                                                    anchor_neighbours=args.anchor_neighbours)
     challenge.write_submission(args.output, answers, args.team, args.email)
     if args.metrics:
         write_json(args.metrics, metrics)

@@ -56,6 +56,33 @@ def collision_report(
     }
 
 
+def prefix_report(codes: np.ndarray, labels: list | None = None) -> list[dict]:
+    """Per prefix length 1..L: how many songs a prefix holds (median, max), and with `labels` (one per row of
+    `codes`, None for songs without one) how well the prefixes agree with them: normalised mutual information and
+    the majority share (the share of labelled songs whose prefix's commonest label is theirs; 1 = pure prefixes).
+    Songs share a prefix by design (a concept cluster), so a prefix must be coherent, not only the full ID."""
+    from collections import Counter, defaultdict
+
+    rows = []
+    keep = [] if labels is None else [i for i, x in enumerate(labels) if x is not None]
+    for length in range(1, codes.shape[1] + 1):
+        keys, sizes = np.unique(codes[:, :length], axis=0, return_counts=True)
+        row = {"prefix_length": length, "prefixes": int(len(keys)), "songs_per_prefix_median": float(np.median(sizes)),
+               "songs_per_prefix_max": int(sizes.max())}
+        if labels is not None and keep:
+            from sklearn.metrics import normalized_mutual_info_score
+
+            prefix = [tuple(codes[i, :length]) for i in keep]
+            truth = [labels[i] for i in keep]
+            votes: dict = defaultdict(Counter)
+            for key, label in zip(prefix, truth):
+                votes[key][label] += 1
+            row["label_nmi"] = round(float(normalized_mutual_info_score(truth, [str(k) for k in prefix])), 4)
+            row["label_majority_share"] = round(sum(c.most_common(1)[0][1] for c in votes.values()) / len(truth), 4)
+        rows.append(row)
+    return rows
+
+
 def size_histogram(codes: np.ndarray, cluster_levels: int) -> list[dict]:
     """Rows for a DVC bar plot: how many clusters fall in each size bucket [lo, next lo)."""
     _, sizes = np.unique(codes[:, :cluster_levels], axis=0, return_counts=True)

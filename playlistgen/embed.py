@@ -87,3 +87,76 @@ def text_vectors(songs: list[dict], dim: int, seed: int, batch_size: int = 256) 
         vectors = PCA(n_components=dim, random_state=seed).fit_transform(vectors).astype(np.float32)
     log.info("text vectors: %d songs, dim %d", len(songs), vectors.shape[1])
     return [s["song_id"] for s in songs], vectors
+
+
+# Context feature sets: what playlists say about a song, from the training playlists only. Content sets (audio, song
+# text) group songs that sound or read alike; playlists group songs by what they are *for*, which the title and the
+# artists beside a song carry. Quantizing with these sets makes a semantic-ID prefix a group of songs that playlists
+# file together (LETTER, Wang et al., CIKM 2024, aligns item tokens with collaborative signal for the same reason).
+
+def title_context_vectors(songs: list[dict], train: list[Playlist], dim: int, seed: int,
+                          title_vectors: np.ndarray | None = None) -> tuple[list[str], np.ndarray]:
+    """`title_context`: a song's mean all-MiniLM-L6-v2 vector of the titles of the training playlists holding it,
+    reduced to `dim` by PCA. Songs in no training playlist inherit the mean context of their album's songs, else of
+    their artist's (propagate_context), so a cold song of a known artist gets a context too; songs with neither
+    get none (the content sets still give them an ID). `title_vectors`: the training titles' sentence vectors, when
+    already computed."""
+    song_ids = [s["song_id"] for s in songs]
+    row = {s: i for i, s in enumerate(song_ids)}
+    if title_vectors is None:
+        title_vectors = np.asarray(sentence_model().encode([p.title for p in train], normalize_embeddings=True,
+                                                           show_progress_bar=False), dtype=np.float64)
+    total = np.zeros((len(song_ids), title_vectors.shape[1]))
+    count = np.zeros(len(song_ids))
+    for p, vector in zip(train, title_vectors):
+        rows = [row[s] for s in set(p.song_ids) if s in row]
+        total[rows] += vector
+        count[rows] += 1
+    for key in ("album", "artist"):
+        total, count = propagate_context(total, count, [s.get(key) or "" for s in songs])
+    has = count > 0
+    context = total[has] / count[has, None]
+    if len(context) <= dim:
+        raise DataError(f"only {len(context)} songs have a title context for {dim}-dim vectors; lower "
+                        "data.embed.collab_dim or turn off data.embed.context_features.")
+    from sklearn.decomposition import PCA
+
+    vectors = PCA(n_components=dim, random_state=seed).fit_transform(context).astype(np.float32)
+    log.info("title context vectors: %d of %d songs (%d from their album or artist), dim %d", int(has.sum()),
+             len(song_ids), int(has.sum()) - len({s for p in train for s in p.song_ids if s in row}), dim)
+    return [s for s, ok in zip(song_ids, has) if ok], vectors
+
+
+def propagate_context(total: np.ndarray, count: np.ndarray, keys: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Songs without context (count 0) take the mean context of the songs sharing their key (album or artist) that
+    have one, weighted as one observation; songs with a context and songs with an empty key keep theirs."""
+    has = count > 0
+    sums: dict[str, np.ndarray] = {}
+    seen: dict[str, int] = {}
+    for i in np.flatnonzero(has):
+        if keys[i]:
+            sums[keys[i]] = sums.get(keys[i], 0.0) + total[i] / count[i]
+            seen[keys[i]] = seen.get(keys[i], 0) + 1
+    total, count = total.copy(), count.copy()
+    for i in np.flatnonzero(~has):
+        if keys[i] in sums:
+            total[i], count[i] = sums[keys[i]] / seen[keys[i]], 1.0
+    return total, count
+
+
+def artist_collaborative_vectors(songs: list[dict], train: list[Playlist], dim: int,
+                                 seed: int) -> tuple[list[str], np.ndarray]:
+    """`artist_collab`: collaborative vectors of artists (PPMI + SVD of artist co-occurrence in the training
+    playlists, as collaborative_vectors does for songs), given to every song of the artist. Artists recur across
+    playlists far more than songs do, so this reaches songs that share no playlist, cold songs included."""
+    artist_of = {s["song_id"]: (s.get("artist") or "") for s in songs}
+    by_artist = [Playlist(p.playlist_id, p.title, [artist_of[s] for s in p.song_ids if artist_of.get(s)])
+                 for p in train]
+    try:
+        artists, vectors = collaborative_vectors(by_artist, dim, seed)
+    except DataError as exc:
+        raise DataError(f"artist co-occurrence: {exc} (or turn off data.embed.context_features)") from None
+    vector_of = dict(zip(artists, vectors))
+    ids = [s["song_id"] for s in songs if artist_of[s["song_id"]] in vector_of]
+    log.info("artist collaborative vectors: %d artists, %d of %d songs", len(artists), len(ids), len(songs))
+    return ids, (np.stack([vector_of[artist_of[s]] for s in ids]) if ids else np.zeros((0, dim), np.float32))

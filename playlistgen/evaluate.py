@@ -89,13 +89,15 @@ def baseline_recommendations(titles: list[str], n_clusters: list[int], n_songs: 
                              index: ClusterIndex, weights: dict[str, float], neighbours: int,
                              ngram: tuple[int, int], dense: bool, profiles=None, title_encoder=None,
                              title_weight: float = 0.0, tags_of_song: dict | None = None,
-                             knn=None) -> dict[str, list[Recommendation]]:
+                             knn=None, anchors: dict | None = None) -> dict[str, list[Recommendation]]:
     """Every baseline's answers with the model's cluster budget and candidate catalog: popularity, title TF-IDF
     kNN (clusters size-normalised), dense title kNN (with `dense`), exact-title lookup with TF-IDF kNN fallback,
     the tag-match shortcut detector (with `tags_of_song`), and with `profiles` the title-profile retrieval (the
     model's own song order over the whole catalog). `knn`: a TitleKnnBaseline already built with these settings
-    and the cluster sizes (the evaluate stage shares one with model_knn)."""
-    from .baselines import (DenseTitleKnnBaseline, ExactTitleBaseline, PopularityBaseline, TagMatchBaseline,
+    and the cluster sizes (the evaluate stage shares one with model_knn). `anchors`: the evaluate block's
+    anchor_word_neighbours, anchor_word_ngram and anchor_dense_neighbours, for the plain lookups every method is
+    compared with (baselines.AnchorTitleKnn: tfidf_word_knn, and minilm_knn with `dense`)."""
+    from .baselines import (AnchorTitleKnn, DenseTitleKnnBaseline, ExactTitleBaseline, PopularityBaseline, TagMatchBaseline,
                             TitleKnnBaseline, TitleProfileBaseline)
 
     sizes = {key: len(songs) for key, songs in index.songs_in_cluster.items()}
@@ -106,6 +108,12 @@ def baseline_recommendations(titles: list[str], n_clusters: list[int], n_songs: 
     if dense:
         recs["title_knn_dense"] = DenseTitleKnnBaseline(train, neighbours, sizes, title_encoder).recommend(
             titles, n_clusters, n_songs)
+    if anchors is not None:
+        word = AnchorTitleKnn.word_tfidf(train, anchors["anchor_word_neighbours"], anchors["anchor_word_ngram"], sizes)
+        recs[word.name] = word.recommend(titles, n_clusters, n_songs)
+        if dense:
+            minilm = AnchorTitleKnn.dense(train, anchors["anchor_dense_neighbours"], title_encoder, sizes)
+            recs[minilm.name] = minilm.recommend(titles, n_clusters, n_songs)
     if tags_of_song is not None:
         recs["tag_match"] = TagMatchBaseline(train, tags_of_song, index.cluster_of_song, sizes).recommend(
             titles, n_clusters, n_songs)

@@ -25,13 +25,23 @@ def l2_normalize(vectors: np.ndarray) -> np.ndarray:
     return vectors / np.maximum(norms, 1e-12)
 
 
+def feature_weights(spec) -> dict[str, float]:
+    """quantize.features as {set name: weight}: a list weighs every set 1, a mapping gives each set its weight."""
+    if isinstance(spec, dict):
+        return {str(name): float(w) for name, w in spec.items()}
+    return {str(name): 1.0 for name in spec}
+
+
 def combine_feature_sets(
-    feature_sets: list[FeatureSet], catalog_song_ids: list[str], normalize_each: bool
+    feature_sets: list[FeatureSet], catalog_song_ids: list[str], normalize_each: bool,
+    weights: dict[str, float] | None = None,
 ) -> SongVectors:
-    """Mean over the feature sets each song has, in catalog order; songs with none are left out and listed.
+    """Weighted mean over the feature sets each song has, in catalog order; songs with none are left out and listed.
 
     All sets must share one dimension (averaging vectors of different spaces is meaningless). With
-    `normalize_each`, every set's vectors are L2-normalised first so that no set dominates by scale.
+    `normalize_each`, every set's vectors are L2-normalised first so that no set dominates by scale. `weights`
+    (set name -> weight, default 1 each) divide by the weights of the sets a song has, so a song lacking a
+    heavily weighted set (a cold song without playlist context) is still a mean of what it has.
     """
     if not feature_sets:
         raise DataError("no feature sets given; list at least one under quantize.features in params.yaml.")
@@ -43,12 +53,13 @@ def combine_feature_sets(
     dim = next(iter(dims.values()))
     row_of_song = {song_id: i for i, song_id in enumerate(catalog_song_ids)}
     total = np.zeros((len(catalog_song_ids), dim), dtype=np.float64)
-    count = np.zeros(len(catalog_song_ids), dtype=np.int64)
+    count = np.zeros(len(catalog_song_ids), dtype=np.float64)  # summed weights of the sets each song has
     for fs in feature_sets:
+        weight = (weights or {}).get(fs.name, 1.0)
         vectors = l2_normalize(fs.vectors) if normalize_each else fs.vectors
         rows = np.fromiter((row_of_song[s] for s in fs.song_ids), dtype=np.int64, count=len(fs.song_ids))
-        total[rows] += vectors
-        count[rows] += 1
+        total[rows] += weight * vectors
+        count[rows] += weight
     has = count > 0
     missing = [s for s, h in zip(catalog_song_ids, has) if not h]
     if missing:
@@ -60,14 +71,17 @@ def combine_feature_sets(
     return SongVectors(song_ids, vectors, missing)
 
 
-def read_song_vectors(features_dir: str | Path, songs: dict, names: list[str], normalize_each: bool,
+def read_song_vectors(features_dir: str | Path, songs: dict, names, normalize_each: bool,
                       missing_ok: bool = False) -> SongVectors:
     """The one way song vectors are read: the named `<name>.npz` sets under `features_dir` for `songs` (unknown
-    ids and NaN rows are counted skips, logged once), averaged per song (combine_feature_sets). With `missing_ok` an
+    ids and NaN rows are counted skips, logged once), averaged per song (combine_feature_sets). `names`:
+    quantize.features, a list of set names or a mapping of names to weights (feature_weights). With `missing_ok` an
     absent set is skipped with a warning (songs added later may come with fewer sets); none present is an error."""
     from .catalog import LoadReport, load_feature_set
 
     features_dir = Path(features_dir)
+    weights = feature_weights(names)
+    names = list(weights)
     report = LoadReport()
     sets = []
     for name in names:
@@ -79,4 +93,4 @@ def read_song_vectors(features_dir: str | Path, songs: dict, names: list[str], n
     if names and not sets:
         raise DataError(f"{features_dir}: none of the feature sets {names} found; songs need vectors.")
     report.log()
-    return combine_feature_sets(sets, list(songs), normalize_each)
+    return combine_feature_sets(sets, list(songs), normalize_each, weights)

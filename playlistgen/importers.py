@@ -209,22 +209,29 @@ def set_training_popularity(songs: list[dict], train: list[Playlist]) -> None:
 
 
 def embed_features(songs: list[dict], train: list[Playlist], collab_dim: int, seed: int,
-                   text_features: bool) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+                   text_features: bool, context_features: bool = False) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Feature sets for a catalog without song vectors: `collab` (PPMI + SVD of co-occurrence in the training
-    playlists only, so evaluation does not leak) and with `text_features` a `text` set (sentence embeddings of
-    title, artist, album) of the same dimension, so that the two can be averaged."""
-    from .embed import collaborative_vectors, text_vectors
+    playlists only, so evaluation does not leak), with `text_features` a `text` set (sentence embeddings of
+    title, artist, album), and with `context_features` the context sets `title_context` (the titles of the
+    training playlists holding a song) and `artist_collab` (artist co-occurrence), all of one dimension so that
+    they can be averaged (quantize.features picks and weighs them)."""
+    from .embed import artist_collaborative_vectors, collaborative_vectors, text_vectors, title_context_vectors
 
     ids, vectors = collaborative_vectors(train, collab_dim, seed)
     features = {"collab": (np.array(ids), vectors)}
     if text_features:
         text_ids, text = text_vectors(songs, collab_dim, seed)
         features["text"] = (np.array(text_ids), text)
+    if context_features:
+        for name, make in (("title_context", title_context_vectors), ("artist_collab", artist_collaborative_vectors)):
+            set_ids, set_vectors = make(songs, train, collab_dim, seed)
+            features[name] = (np.array(set_ids), set_vectors)
     return features
 
 
 def import_mpd_catalog(paths: list[str], out_dir: str | Path, min_track_frequency: int, collab_dim: int, seed: int,
-                       val_share: float, test_share: float, text_features: bool = False) -> LoadReport:
+                       val_share: float, test_share: float, text_features: bool = False,
+                       context_features: bool = False) -> LoadReport:
     """MPD slices -> a catalog directory with the embedded feature sets (see embed_features)."""
     report = LoadReport()
     from .corpus import split_of
@@ -237,7 +244,7 @@ def import_mpd_catalog(paths: list[str], out_dir: str | Path, min_track_frequenc
                         "written.")
     train = training_playlists(playlists, seed, val_share, test_share)
     set_training_popularity(songs, train)
-    features = embed_features(songs, train, collab_dim, seed, text_features)
+    features = embed_features(songs, train, collab_dim, seed, text_features, context_features)
     write_catalog(out_dir, songs, playlists, features)
     report.log()
     log.info("wrote %d songs, %d playlists, %d collaborative vectors to %s", len(songs), len(playlists),
@@ -247,7 +254,8 @@ def import_mpd_catalog(paths: list[str], out_dir: str | Path, min_track_frequenc
 
 def import_files_catalog(songs_path: str | Path, playlists_path: str | Path, vectors: dict[str, str],
                          out_dir: str | Path, collab_dim: int, seed: int, val_share: float, test_share: float,
-                         text_features: bool = False, standardize: bool = True, embed: bool = True) -> LoadReport:
+                         text_features: bool = False, standardize: bool = True, embed: bool = True,
+                         context_features: bool = False) -> LoadReport:
     """Plain CSV/TSV/JSONL/Parquet tables (tables.py) -> a catalog directory. `vectors` maps a feature set name to
     its table; each numeric column is standardised (zero mean, unit variance over the songs) unless `standardize`
     is off, so that raw features of different units (duration_ms beside danceability) weigh alike. With `embed`
@@ -268,11 +276,11 @@ def import_files_catalog(songs_path: str | Path, playlists_path: str | Path, vec
         ids, table = read_vectors_table(path, name, known, report)
         features[name] = (ids, standardize_columns(table) if standardize else table)
     if embed or not vectors:
-        clashes = sorted(set(features) & {"collab", "text"})
+        clashes = sorted(set(features) & {"collab", "text", "title_context", "artist_collab"})
         if clashes:
             raise DataError(f"vector tables named {clashes} clash with the embedded feature sets; rename them "
                             "(e.g. --vectors audio=...) or turn embedding off (data.embed.with_tables: false).")
-        features.update(embed_features(songs, train, collab_dim, seed, text_features))
+        features.update(embed_features(songs, train, collab_dim, seed, text_features, context_features))
     write_catalog(out_dir, songs, playlists, features)
     report.log()
     log.info("wrote %d songs, %d playlists, feature sets %s to %s", len(songs), len(playlists),
@@ -316,6 +324,8 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("--val-share", type=float, default=None, help="default: corpus.val_share")
         p.add_argument("--test-share", type=float, default=None, help="default: corpus.test_share")
         p.add_argument("--text-features", action="store_true", help="also a `text` set from song titles/artists")
+        p.add_argument("--context-features", action="store_true",
+                       help="also the context sets title_context and artist_collab (from the training playlists)")
     emb = sub.add_parser("creative-emb", help="creative_emb/ directories of per-feature-id embeddings")
     emb.add_argument("--input", required=True)
     emb.add_argument("--output", required=True, help="catalog directory; features/<id>.npz are written there")
@@ -359,11 +369,12 @@ def run_import(args) -> int:
         fill_defaults(args)
     if args.source == "mpd":
         import_mpd_catalog(args.input, args.output, args.min_track_frequency, args.collab_dim, args.seed,
-                           args.val_share, args.test_share, args.text_features)
+                           args.val_share, args.test_share, args.text_features, args.context_features)
     elif args.source == "files":
         import_files_catalog(args.songs, args.playlists, _named_paths(args.vectors), args.output,
                              args.collab_dim, args.seed, args.val_share, args.test_share, args.text_features,
-                             standardize=not args.raw_vectors, embed=not args.no_embed)
+                             standardize=not args.raw_vectors, embed=not args.no_embed,
+                             context_features=args.context_features)
     else:
         report = LoadReport()
         feats = {f: read_creative_emb(args.input, f, report, args.trust_pickle)

@@ -98,6 +98,16 @@ def names(v) -> str | None:
     return "a non-empty list of feature set names (letters, digits, '_', '-', '.'), e.g. [audio, lyrics]"
 
 
+def weighted_names(v) -> str | None:
+    """A list of feature set names (each weighs 1), or a mapping of names to positive weights."""
+    if isinstance(v, dict) and v and names(list(v)) is None and all(_is_num(w) and w > 0 for w in v.values()):
+        return None
+    if names(v) is None:
+        return None
+    return ("a non-empty list of feature set names, e.g. [audio, lyrics], or a mapping of names to weights > 0, "
+            "e.g. {title_context: 2, collab: 1}")
+
+
 def str_list(v) -> str | None:
     return None if isinstance(v, list) and all(isinstance(x, str) for x in v) else "a list of strings"
 
@@ -120,6 +130,7 @@ RULES: dict[str, Check] = {
     "data.embed.with_tables": boolean,
     "data.embed.collab_dim": integer(2, 4096),
     "data.embed.text_features": boolean,
+    "data.embed.context_features": boolean,
     "data.world": choice("v1", "v2"),
     "data.size": text,
     "data.sizes": mapping,
@@ -131,7 +142,7 @@ RULES: dict[str, Check] = {
     "data.secondary_share": share(hi_open=False),
     "data.secondary_prob": share(hi_open=False),
     "quantize.method": choice("rq_kmeans", "rq_vae"),
-    "quantize.features": names,
+    "quantize.features": weighted_names,
     "quantize.normalize_each": boolean,
     "quantize.normalize": boolean,
     "quantize.num_levels": integer(1, 16),
@@ -200,6 +211,9 @@ RULES: dict[str, Check] = {
     "evaluate.knn_neighbours": integer(1),
     "evaluate.knn_ngram": int_pair(1),
     "evaluate.dense_baseline": boolean,
+    "evaluate.anchor_word_neighbours": integer(1),
+    "evaluate.anchor_word_ngram": int_pair(1),
+    "evaluate.anchor_dense_neighbours": integer(1),
     "evaluate.unconstrained_sample": integer(0),
     "evaluate.samples_shown": integer(0),
     "evaluate.title_ranking": number(0),

@@ -61,7 +61,29 @@ def summarise(rows: dict[str, list[dict]], answers: dict[str, list[list[str]]], 
                                                  resamples, seed)
                         for metric in rows[name][0]}
                  for name in rows if name != reference and name != "popularity"}
-    return {"methods": methods, f"ci95_vs_{reference}": intervals}
+    return {"methods": methods, f"ci95_vs_{reference}": intervals,
+            "ci95_vs_strongest_baseline": vs_strongest(rows, resamples, seed),
+            "ci95_vs_title_profile": {name: {m: paired_bootstrap([r[m] for r in rows[name]],
+                                                                 [r[m] for r in rows["title_profile"]], resamples, seed)
+                                             for m in rows[name][0]}
+                                      for name in MODEL_METHODS if name in rows and "title_profile" in rows}}
+
+
+MODEL_METHODS = ("model", "model_knn", "drawn", "model_drawn")  # the model alone and what ships (drawn: sampled)
+BASELINES = ("title_knn", "exact_title", "title_knn_dense", "tfidf_word_knn", "minilm_knn", "popularity")
+
+
+def vs_strongest(rows: dict[str, list[dict]], resamples: int, seed: int) -> dict:
+    """Per headline metric, the title lookup with the best mean (BASELINES present in `rows`) and the paired
+    bootstrap 95% interval of each model method minus it: the comparison a method has to win."""
+    baselines = [name for name in BASELINES if name in rows]
+    out = {}
+    for metric in [m for m in rows[baselines[0]][0] if not m.startswith("labelled")] if baselines else []:
+        best = max(baselines, key=lambda name: mean([r[metric] for r in rows[name]]))
+        out[metric] = {"baseline": best, **{
+            name: paired_bootstrap([r[metric] for r in rows[name]], [r[metric] for r in rows[best]], resamples, seed)
+            for name in MODEL_METHODS if name in rows}}
+    return out
 
 
 def score_methods(answers: dict[str, list[list[str]]], truths: list[list[str]], playlist_labels: list[dict],
@@ -81,6 +103,31 @@ def pooled(splits: list[tuple[dict[str, list[dict]], dict[str, list[list[str]]]]
     rows = {name: [r for split_rows, _ in splits for r in split_rows[name]] for name in names}
     answers = {name: [a for _, split_answers in splits for a in split_answers[name]] for name in names}
     return summarise(rows, answers, resamples, seed, reference)
+
+
+def oracle_clusters(evaluated_songs: list[list[str]], train, cluster_of_song: dict, max_clusters: int) -> list[list[str]]:
+    """The oracle ceiling's clusters: each evaluated playlist's own clusters, most characteristic first (the
+    corpus stage's target order, TF-IDF against the training playlists), as if the model had generated exactly the
+    truth's clusters. Ranking their songs as the model's are ranked gives the best any cluster generator can do with
+    these semantic IDs and this song order."""
+    from .corpus import Example, order_targets
+
+    def example(i, songs):
+        return Example(str(i), "", [cluster_of_song[s] for s in songs if s in cluster_of_song], list(songs))
+
+    splits = {"train": [example(i, e.song_ids) for i, e in enumerate(train)],
+              "val": [example(i, songs) for i, songs in enumerate(evaluated_songs)], "test": []}
+    order_targets(splits, "characteristic", max_clusters)
+    return [e.clusters for e in splits["val"]]
+
+
+def tokenization(song_ids: list[str], codes, genre_of: dict, subgenre_of: dict) -> dict:
+    """How the semantic IDs' prefixes agree with the playlists' genres (collisions.prefix_report), over the songs
+    that carry a label (those of the training playlists)."""
+    from .collisions import prefix_report
+
+    return {field: prefix_report(codes, [label_of.get(s) for s in song_ids])
+            for field, label_of in (("genre", genre_of), ("subgenre", subgenre_of))}
 
 
 def redraw_variety(first: dict[str, list[list[str]]], second: dict[str, list[list[str]]], k: int) -> dict:

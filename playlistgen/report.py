@@ -76,7 +76,7 @@ class Answerer:
         out.update(baseline_recommendations(
             titles, n_clusters, n_songs, self.train, self.index, self.weights, p["knn_neighbours"],
             tuple(p["knn_ngram"]), p["dense_baseline"], self.profiles, self.encoder, p["title_ranking"],
-            {s: v.tags for s, v in self.songs.items()}, self.knn))
+            {s: v.tags for s, v in self.songs.items()}, self.knn, anchors=p))
         return out
 
     def draw_weights(self, titles: list[str]):

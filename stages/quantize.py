@@ -2,7 +2,7 @@
 from pathlib import Path
 
 from playlistgen.catalog import FEATURES_DIR, load_songs
-from playlistgen.collisions import collision_report, size_histogram
+from playlistgen.collisions import collision_report, prefix_report, size_histogram
 from playlistgen.features import read_song_vectors
 from playlistgen.io import write_json, write_jsonl
 from playlistgen.clusters import songs_in_cluster
@@ -33,6 +33,7 @@ def main(params: dict) -> None:
     }, indent=None)
     report = collision_report(codes, p["cluster_levels"], p["codebook_size"], mse, p["large_cluster_size"])
     report["songs_without_features"] = len(songs.songs_without_features)
+    report["prefixes"] = prefix_report(codes)  # bench/realdev.py adds each level's genre NMI on labelled songs
     write_json("metrics/quantize.json", report)
     write_json("metrics/cluster_sizes.json", size_histogram(codes, p["cluster_levels"]))
 

@@ -68,11 +68,22 @@ def test_challenge_round_trip_on_the_tiny_bundle(tiny_project, tmp_path, capsys)
         assert len(songs) == len(set(songs)) == 500 and not seeds[pid] & set(songs)
     m = json.loads(metrics.read_text())
     assert m["named"] == len(challenge) - 1 and m["missing_truth"] == 1
-    assert set(m["methods"]) == {"model", "popularity", "title_knn"}
-    model = m["methods"]["model"]
+    assert set(m["methods"]) == {"model_knn", "model", "popularity", "title_knn", "tfidf_word_knn"}
+    assert m["method"] == "model_knn"  # what the submission holds: what generate-playlist ranks
+    model = m["methods"]["model_knn"]
     assert set(model["by_seed_tracks"]) == {"0", "2"}
     assert model["named"]["playlists"] == len(challenge) - 1 and 0 < model["named"]["expansion_f1"] <= 1
     assert model["named"]["ndcg"] > 0 and 0 <= model["named"]["clicks"] <= 51
+    assert 0 < model["named"]["most_common_top10_share"] <= 1
+    # --method model: the submission is the model alone, scored as the first run scored it beside model_knn
+    alone = tmp_path / "alone.json"
+    assert admin_main(["challenge", "--bundle", str(tiny_project / "data/bundle"), "--challenge-set", str(out_set),
+                       "--truth", str(out_truth), "--output", str(tmp_path / "alone.csv"), "--metrics", str(alone),
+                       "--clusters", "10", "--method", "model"]) == 0
+    a = json.loads(alone.read_text())
+    assert a["method"] == "model" and a["methods"]["model"]["all"] == m["methods"]["model"]["all"]
+    assert a["methods"]["model_knn"]["all"] == model["all"]
+    assert m["methods"]["model"]["all"] != model["all"]  # the lookups change the ranking
     before = submission.read_bytes()
     out_set.write_text('{"playlists": [')
     assert admin_main(["challenge", "--bundle", str(tiny_project / "data/bundle"), "--challenge-set", str(out_set),
