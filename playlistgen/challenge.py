@@ -21,7 +21,7 @@ from pathlib import Path
 
 from .catalog import LoadReport, clean_title
 from .io import DataError, atomic_path, read_json, write_json
-from .metrics import mean, ndcg_at_k, r_precision, set_precision_recall_f1, top_list_diversity
+from .metrics import commonest_item_share, mean, ndcg_at_k, r_precision, set_precision_recall_f1, top_list_diversity
 
 log = logging.getLogger(__name__)
 
@@ -176,7 +176,8 @@ def evaluate_challenge(gen, playlists: list[ChallengePlaylist], truth: dict[str,
     model alone is always reported beside what ships) beside popularity and, with the corpus's training split at
     `train_path`, the title lookups: title kNN (the bundle's evaluate.knn_neighbours and knn_ngram) and the plain
     word TF-IDF kNN (baselines.AnchorTitleKnn, `anchor_neighbours`), all filled to 500 the same way. Each method
-    also gets most_common_top10_share: the share of named titles whose top 10 hold its commonest song."""
+    also gets distinct_top10_share and commonest_song_top10_share (the share of named titles whose top 10 hold the
+    song most top-10 lists hold: one song answering every title shows there)."""
     popular = popular_songs(gen)
     t0 = time.perf_counter()
     answers, clusters = answer(gen, playlists, n_clusters, batch_size, popular=popular, method=method)
@@ -211,7 +212,9 @@ def evaluate_challenge(gen, playlists: list[ChallengePlaylist], truth: dict[str,
     for name, ans in methods.items():
         entry = {"all": score_answers(ans, truth), "named": score_answers(ans, truth, named_ids),
                  "by_seed_tracks": {str(k): score_answers(ans, truth, ids & named_ids) for k, ids in sorted(by_seeds.items())}}
-        entry["named"]["most_common_top10_share"] = round(top_list_diversity([ans[p.pid] for p in named], 10)[1], 4)
+        tops = [ans[p.pid] for p in named]
+        entry["named"]["distinct_top10_share"] = round(top_list_diversity(tops, 10)[0], 4)
+        entry["named"]["commonest_song_top10_share"] = round(commonest_item_share(tops, 10), 4)
         report["methods"][name] = entry
     f1 = [set_precision_recall_f1(gen.index.expand(clusters[p.pid]), set(truth.get(p.pid, ())))[2]
           for p in named if truth.get(p.pid)]

@@ -88,6 +88,18 @@ def label_precision_at_k(ranked: Sequence, label_of_item: dict, label, k: int) -
     return sum(1 for item in ranked[:k] if label_of_item.get(item) == label) / k
 
 
+def commonest_item_share(lists: Sequence[Sequence], k: int) -> float:
+    """The share of lists whose first k items hold the item most lists hold there, in [0, 1] (0 for no lists): one
+    song in every top 10 gives 1, whatever the rest of the lists. The check that a cluster's most popular song does
+    not answer every title."""
+    from collections import Counter
+
+    if not lists:
+        return 0.0
+    counts = Counter(item for items in lists for item in dict.fromkeys(items[:k]))
+    return counts.most_common(1)[0][1] / len(lists) if counts else 0.0
+
+
 def top_list_diversity(lists: Sequence[Sequence], k: int) -> tuple[float, float]:
     """(distinct top-k lists / lists, share of lists equal to the commonest top-k list); both in (0, 1].
     A model that ignores its input gives one list to everyone: (1/n, 1)."""

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 
-from .metrics import (jaccard, label_precision_at_k, mean, ndcg_at_k, paired_bootstrap, recall_at_k,
-                      set_precision_recall_f1, top_list_diversity)
+from .metrics import (commonest_item_share, jaccard, label_precision_at_k, mean, ndcg_at_k, paired_bootstrap,
+                      recall_at_k, set_precision_recall_f1, top_list_diversity)
 
 HEADLINE = ("genre@{k}", "subgenre@{k}", "ndcg@{k}", "recall@{k}", "cluster_f1")
 
@@ -48,7 +48,9 @@ def playlist_rows(answers: dict[str, list[list[str]]], truths: list[list[str]], 
 
 def summarise(rows: dict[str, list[dict]], answers: dict[str, list[list[str]]], resamples: int, seed: int,
               reference: str = "title_knn") -> dict:
-    """Per method the mean of each metric, distinct_top10_share and most_common_top10_share; per compared method
+    """Per method the mean of each metric, distinct_top10_share, most_common_top10_share (the share of titles given
+    the commonest top-10 list) and commonest_song_top10_share (the share of top-10 lists holding the commonest
+    song); per compared method
     a paired bootstrap 95% interval of (method - reference) for each headline metric. `rows` may pool the
     playlists of several splits (pooled): the intervals then resample all of them."""
     methods = {}
@@ -57,6 +59,7 @@ def summarise(rows: dict[str, list[dict]], answers: dict[str, list[list[str]]], 
         distinct, commonest = top_list_diversity(answers[name], 10)
         methods[name]["distinct_top10_share"] = round(distinct, 4)
         methods[name]["most_common_top10_share"] = round(commonest, 4)
+        methods[name]["commonest_song_top10_share"] = round(commonest_item_share(answers[name], 10), 4)
     intervals = {name: {metric: paired_bootstrap([r[metric] for r in rows[name]], [r[metric] for r in rows[reference]],
                                                  resamples, seed)
                         for metric in rows[name][0]}

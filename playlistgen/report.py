@@ -13,7 +13,7 @@ from .corpus import Example, read_examples
 from .evaluate import (baseline_recommendations, decode_all, format_samples, has_cjk, intervals_vs_best_baseline,
                        length_bucket, model_recommendations, sampled_playlist_metrics, score, score_rows,
                        unseen_wording)
-from .metrics import top_list_diversity
+from .metrics import commonest_item_share, top_list_diversity
 
 HEADLINE = ["ndcg@10", "r_precision", "recall@50", "expansion_f1", "cluster_f1"]
 MODEL_METHODS = ("model", "model_knn")  # what is measured against the best baseline
@@ -202,7 +202,8 @@ def evaluate(params: dict, accelerator) -> Evaluation | None:
     for name, r in recs.items():  # title sensitivity: a model that ignores the title gives everyone one list
         distinct_share, commonest_share = top_list_diversity([x.songs for x in r], 10)
         results[name].update(distinct_top10_share=round(distinct_share, 4),
-                             most_common_top10_share=round(commonest_share, 4))
+                             most_common_top10_share=round(commonest_share, 4),
+                             commonest_song_top10_share=round(commonest_item_share([x.songs for x in r], 10), 4))
     results.update(intervals(recs, test, index, p, base["seed"]))
     val_recs = answerer.answers(val, val_sequences, val_distributions)  # where choices are made (params.yaml cites these numbers)
     validation = {name: {m: v for m, v in score(r, val, index, p["ks"], len(songs)).items() if m in HEADLINE}

@@ -74,7 +74,7 @@ def test_challenge_round_trip_on_the_tiny_bundle(tiny_project, tmp_path, capsys)
     assert set(model["by_seed_tracks"]) == {"0", "2"}
     assert model["named"]["playlists"] == len(challenge) - 1 and 0 < model["named"]["expansion_f1"] <= 1
     assert model["named"]["ndcg"] > 0 and 0 <= model["named"]["clicks"] <= 51
-    assert 0 < model["named"]["most_common_top10_share"] <= 1
+    assert 0 < model["named"]["commonest_song_top10_share"] <= 1 and 0 < model["named"]["distinct_top10_share"] <= 1
     # --method model: the submission is the model alone, scored as the first run scored it beside model_knn
     alone = tmp_path / "alone.json"
     assert admin_main(["challenge", "--bundle", str(tiny_project / "data/bundle"), "--challenge-set", str(out_set),

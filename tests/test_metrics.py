@@ -86,6 +86,16 @@ def test_top_list_diversity_detects_one_list_for_everyone():
     assert top_list_diversity(varied, 2) == (0.75, 0.5)  # ["a","b"] twice at k=2
 
 
+def test_commonest_item_share_by_hand():
+    from playlistgen.metrics import commonest_item_share
+
+    lists = [["a", "b", "c"], ["b", "a"], ["d", "b"], ["e"]]
+    assert commonest_item_share(lists, 2) == 0.75  # b is in three of four top-2 lists
+    assert commonest_item_share(lists, 1) == 0.25  # no first item repeats
+    assert commonest_item_share([["x", "x"]] * 2, 2) == 1.0  # a repeat inside a list counts once
+    assert commonest_item_share([], 10) == 0.0
+
+
 def test_paired_bootstrap_interval():
     from playlistgen.metrics import paired_bootstrap
 

@@ -141,7 +141,8 @@ def test_data_stage_reads_files_source_and_embeds_when_no_vectors(tmp_path, tiny
     params["data"].update(source="files", files={"songs": str(tmp_path / "songs.csv"),
                                                  "playlists": str(tmp_path / "playlists.parquet"), "vectors": {},
                                                  "standardize": True},
-                          embed={"collab_dim": 8, "text_features": False, "with_tables": True})
+                          embed={"collab_dim": 8, "text_features": False, "context_features": False,
+                                 "with_tables": True})
     data_stage(params)
     catalog = load_catalog(tmp_path / "raw")
     assert len(catalog.playlists) == len(tiny_world.playlists)

@@ -51,6 +51,8 @@ def test_a_spinning_process_is_seen_as_busy():
     if len(os.sched_getaffinity(0)) < 2:
         pytest.skip("needs two cores")
     idle = threads.cores_busy_elsewhere(0.3)
+    if idle > len(os.sched_getaffinity(0)) - 1.2:  # other work holds all cores but one: a spinner cannot show
+        pytest.skip(f"the machine is busy ({idle:.1f} cores in use elsewhere): no spare core to measure on")
     stop = multiprocessing.Event()
     worker = multiprocessing.Process(target=_spin, args=(stop,))
     worker.start()
