@@ -6,6 +6,8 @@ from helpers import TINY_PARAMS, TINY_WORLD, copy_project, project_env, set_para
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("DVC_NO_ANALYTICS", "1")
+# sentence vectors are cached on disk (embed.SentenceCache): the tests share one cache of their own, never the user's
+os.environ["PLAYLISTGEN_CACHE_DIR"] = __import__("tempfile").mkdtemp(prefix="playlistgen-test-cache-")
 
 
 def pytest_collection_modifyitems(items):

@@ -103,6 +103,7 @@ def test_no_validation_or_test_playlist_reaches_any_song_vector_or_id(tmp_path, 
     from stages import quantize
 
     monkeypatch.setattr(embed, "sentence_model", lambda: FakeSentenceModel())
+    monkeypatch.setenv("PLAYLISTGEN_CACHE_DIR", "")  # a fake model's vectors must not reach the shared cache
     monkeypatch.setattr(embed, "_ENCODED", {})
     rng = np.random.default_rng(0)
     songs = [{"song_id": f"s{i}", "title": f"{g} tune {i}", "artist": f"{g} band {i % 7}", "album": f"{g} lp {i % 5}"}

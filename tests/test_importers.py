@@ -185,6 +185,7 @@ def test_text_vectors_encode_one_list_of_texts_once_per_process(monkeypatch):
             return np.array([[float(len(t)), 1.0, 0.0] for t in texts])
 
     monkeypatch.setattr(embed, "sentence_model", lambda: Fake())
+    monkeypatch.setenv("PLAYLISTGEN_CACHE_DIR", "")  # a fake model's vectors must not reach the shared cache
     monkeypatch.setattr(embed, "_ENCODED", {})
     songs = [{"song_id": "a", "title": "Rain"}, {"song_id": "b", "title": "Thunderstorm", "artist": "Sky"}]
     first = embed.text_vectors(songs, dim=3, seed=0)[1]
@@ -194,3 +195,25 @@ def test_text_vectors_encode_one_list_of_texts_once_per_process(monkeypatch):
     assert again.tolist() == [[4.0, 1.0, 0.0], [18.0, 1.0, 0.0]]
     embed.text_vectors(songs[:1], dim=3, seed=0)  # other texts: encoded, and the earlier list let go
     assert len(calls) == 2 and len(embed._ENCODED) == 1
+
+
+def test_sentence_cache_encodes_each_text_once_and_is_keyed_by_model_and_text(tmp_path, monkeypatch):
+    from playlistgen.embed import SentenceCache
+
+    calls = []
+
+    def encode(texts):
+        calls.append(list(texts))
+        return np.array([[float(len(t)), 1.0] for t in texts])
+
+    first = SentenceCache(tmp_path, "model-a").encode(["rain", "sun", "rain"], encode)
+    assert calls == [["rain", "sun"]] and first.tolist() == [[4, 1], [3, 1], [4, 1]]
+    again = SentenceCache(tmp_path, "model-a").encode(["sun", "rain"], encode)  # a new process: read from disk
+    assert len(calls) == 1 and again.tolist() == [[3, 1], [4, 1]]
+    SentenceCache(tmp_path, "model-a").encode(["sun", "snow"], encode)  # a grown catalog: only the new text
+    assert calls[-1] == ["snow"]
+    SentenceCache(tmp_path, "model-b").encode(["sun"], encode)  # another model never reads model-a's vectors
+    assert calls[-1] == ["sun"]
+    SentenceCache(tmp_path, "model-a").path.write_bytes(b"not a zip")  # damaged: encoded again, not trusted
+    assert SentenceCache(tmp_path, "model-a").encode(["sun"], encode).tolist() == [[3, 1]]
+    assert calls[-1] == ["sun"] and len(calls) == 5
