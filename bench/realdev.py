@@ -153,8 +153,8 @@ def answers_for(params: dict, evaluated: list) -> tuple[dict[str, list[list[str]
                              params["corpus"]["max_clusters"])
     queries = recommender.profiles.queries(titles, recommender.title_encoder) if recommender.profiles else None
     answers["oracle"] = [r.songs for r in model_recommendations(
-        oracle, recommender.index, k, recommender.weights, recommender.profiles, queries, recommender.title_weight,
-        recommender.rank_discount)]
+        oracle, recommender.index, k, recommender.weights, recommender.policy.for_method("model"),
+        recommender.profiles, queries)]
     drawn, redrawn = drawn_playlists(Path(params["export"]["bundle_dir"]), titles, k, base["seed"])
     answers.update(drawn)
     return answers, train, recommender.index, redrawn

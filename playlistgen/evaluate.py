@@ -61,27 +61,21 @@ def intervals_vs_best_baseline(rows: dict[str, list[dict]], metrics: list[str], 
 
 
 def model_recommendations(sequences: list[list[str]], index: ClusterIndex, n_songs: int,
-                          weights: dict[str, float], profiles=None, queries=None,
-                          title_weight: float = 0.0, rank_discount: float = 1.0, neighbours=None,
-                          fusion_weight: float = 0.0, distributions=None, score_power: float = 0.0,
-                          scored_clusters: int = 0, named=None) -> list[Recommendation]:
-    """The model's clusters (distinct, generated order) and its top `n_songs` songs (ClusterIndex.ranked_songs):
-    `weights` (ranking_weights) divided by (1 + the rank of the song's cluster)^rank_discount, and with `profiles`
-    and the titles' sentence vectors `queries`, multiplied by exp(title_weight x cos(title, song profile)). With
-    `neighbours` (per title, song -> title-kNN score) and `fusion_weight`: the model_knn method. With
-    `distributions` (per title, cluster -> the model's probability, decode.first_cluster_distribution) and
-    `score_power` > 0, the probability^score_power replaces the rank discount and the `scored_clusters` likeliest
-    clusters join the candidates. With `named` (per title, the songs of the artists it names, mentions.py) those
-    songs come first."""
+                          weights: dict[str, float], policy, profiles=None, queries=None, neighbours=None,
+                          distributions=None, named=None) -> list[Recommendation]:
+    """The model's clusters (distinct, generated order) and its top `n_songs` songs under `policy`
+    (ranking.RankingPolicy.rank): `weights` (ranking_weights), with `profiles` and the titles' queries
+    (SongTitleProfiles.queries) the title-aware order, with `distributions` (per title, cluster -> the model's
+    probability, decode.first_cluster_distribution) the cluster belief, and with a policy that fuses lookups
+    (model_knn) `neighbours` (per title, song -> title-kNN score) and `named` (per title, the songs of the artists it
+    names, mentions.py)."""
     from .clusters import distinct
     out = []
     for i, seq in enumerate(sequences):
         scorer = (lambda ids, q=queries[i]: profiles.scores(q, ids)) if profiles is not None else None
-        scores = distributions[i] if distributions is not None and score_power else None
-        out.append(Recommendation(distinct(seq), index.ranked_songs(
-            seq, n_songs, weights, scorer, title_weight, rank_discount,
-            neighbours[i] if neighbours is not None else None, fusion_weight, scores, score_power,
-            scored_clusters, named[i] if named is not None else None)))
+        out.append(Recommendation(distinct(seq), policy.rank(
+            index, seq, n_songs, weights, scorer, neighbours[i] if neighbours is not None else None,
+            distributions[i] if distributions is not None else None, named[i] if named is not None else None)))
     return out
 
 

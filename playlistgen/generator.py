@@ -20,6 +20,7 @@ from .clusters import ClusterIndex, draw_keys, ranked_slots, ranking_weights, sa
 from .decode import ClusterConstraint, DecodePolicy, generate_clusters
 from .io import DataError, read_json, read_jsonl
 from .on_demand import generation_allowed
+from .ranking import RankingPolicy
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +94,7 @@ class PlaylistGenerator:
 
         self.decode_defaults = self.manifest["decode"]
         self.policy = DecodePolicy.from_dict(self.decode_defaults)  # the decoding the evaluate stage scored
+        self.ranking = RankingPolicy.from_manifest(self.decode_defaults, str(self.bundle_dir / "manifest.json"))
         self.songs = {str(r["song_id"]): r for _, r in read_jsonl(self.bundle_dir / "songs.jsonl")}
         self.popularity = {s: float(r.get("popularity", 0.0)) for s, r in self.songs.items()}
         self.ranking_weights = ranking_weights({s: int(r.get("playlist_count", 0)) for s, r in self.songs.items()},
@@ -108,7 +110,7 @@ class PlaylistGenerator:
 
         self.model = _loaded(self.bundle_dir / "model", load_model).to(self.device).eval()
         self.max_source_tokens = int(self.decode_defaults["max_source_tokens"])
-        self.title_weight = float(self.decode_defaults.get("title_ranking", 0.0))
+        self.title_weight = self.ranking.title_ranking
         self.profiles = None
         if (self.bundle_dir / "title_profiles.npz").exists() and self.title_weight:
             with np.load(self.bundle_dir / "title_profiles.npz") as z:
@@ -118,16 +120,14 @@ class PlaylistGenerator:
         train_path = self.bundle_dir / "train.jsonl"  # the training titles: kNN, lexical profiles, retrieval
         train = read_examples(train_path) if train_path.exists() else None
         # model_knn: the nearest training titles' songs fused into the song order (evaluate.knn_fusion)
-        self.fusion_weight = float(self.decode_defaults.get("knn_fusion", 0.0))
+        self.fusion_weight = self.ranking.knn_fusion  # 0 (`--no-knn`, method model): the model alone
         self.neighbours = None
         if self.fusion_weight and train is not None:
             from .baselines import TitleKnnBaseline
 
-            self.neighbours = TitleKnnBaseline(train, int(self.decode_defaults["knn_neighbours"]),
-                                               tuple(self.decode_defaults["knn_ngram"]))
-        lexical = float(self.decode_defaults.get("title_lexical", 0.0))  # 0: bundles before it
-        if self.profiles is not None and lexical and train is not None:
-            self.profiles.with_lexical(train, lexical, tuple(self.decode_defaults["knn_ngram"]), self.neighbours)
+            self.neighbours = TitleKnnBaseline(train, self.ranking.knn_neighbours, self.ranking.knn_ngram)
+        if self.profiles is not None and self.ranking.title_lexical and train is not None:
+            self.profiles.with_lexical(train, self.ranking.title_lexical, self.ranking.knn_ngram, self.neighbours)
         reads_states = getattr(self.model, "title_proj", None) is not None
         self.title_encoder = TitleEncoder(self.max_source_tokens) if reads_states or self.profiles else None
         self.retrieval = None  # a model trained with retrieved clusters as input reads them here too
@@ -138,7 +138,7 @@ class PlaylistGenerator:
             sizes = {k: len(v) for k, v in ClusterIndex.load(self.bundle_dir / "clusters.json").songs_in_cluster.items()}
             self.retrieval = NeighbourClusters(train, retrieval_cfg, sizes, self.vocab)
         self.mentions = None  # artists a title names come first (evaluate.artist_mentions)
-        if self.decode_defaults.get("artist_mentions"):
+        if self.ranking.artist_mentions:
             from .mentions import ArtistMentions
 
             self.mentions = ArtistMentions({s: r.get("artist") or "" for s, r in self.songs.items()},
@@ -234,7 +234,7 @@ class PlaylistGenerator:
             raise ValueError(f"no cluster {unknown[0]!r} in this bundle; cluster ids look like '12-3'.")
         rng = np.random.default_rng(seed)
         named = self.named_songs(title)
-        if self.decode_defaults.get("draw_slots", "generated") == "ranked":  # "generated": bundles before it
+        if self.ranking.draw_slots == "ranked":
             ranked = self.ranked_songs(title, clusters, None if within else n)
             if within:
                 keep = set(clusters)
@@ -290,7 +290,7 @@ class PlaylistGenerator:
         request) and a re-roll of a title does not compute its again."""
         from .decode import first_cluster_distribution
 
-        if not float(self.decode_defaults.get("cluster_score_power", 0.0)):
+        if not self.ranking.cluster_score_power:
             return None
         cleaned = [clean_title(t[:MAX_TITLE_CHARS]) for t in titles]  # as prepare_title reads them, no warnings
         missing = list(dict.fromkeys(t for t in cleaned if t not in self._distributions))
@@ -318,12 +318,14 @@ class PlaylistGenerator:
         if self.profiles is not None:
             query = self.profiles.queries([clean_title(title)], self.title_encoder)[0]
             scorer = lambda ids: self.profiles.scores(query, ids)  # noqa: E731
-        d = self.decode_defaults
-        return self.index.ranked_songs(clusters, limit, self.ranking_weights, scorer, self.title_weight,
-                                       float(d.get("cluster_rank_discount", 1.0)), self.neighbour_songs(title),
-                                       self.fusion_weight, self.cluster_distribution(title),
-                                       float(d.get("cluster_score_power", 0.0)), int(d.get("scored_clusters", 0)),
-                                       self.named_songs(title))
+        return self.active_ranking().rank(self.index, clusters, limit, self.ranking_weights, scorer,
+                                          self.neighbour_songs(title), self.cluster_distribution(title),
+                                          self.named_songs(title))
+
+    def active_ranking(self) -> RankingPolicy:
+        """The bundle's ranking policy for the method in use: model_knn as exported, the model alone once
+        `fusion_weight` is set to 0 (`--no-knn`, `challenge --method model`)."""
+        return self.ranking if self.fusion_weight else self.ranking.for_method("model")
 
     def title_aware_weights(self, title: str, song_ids, popularity_weighted: bool = False) -> dict[str, float]:
         """song -> (ranking weight x exp(title_ranking x cos(title, song's title profile)) x the kNN fusion
@@ -335,8 +337,7 @@ class PlaylistGenerator:
         query = self.profiles.queries([clean_title(title)], self.title_encoder)[0]
         return title_aware_weights(self.profiles, query, song_ids, self.title_weight,
                                    self.popularity if popularity_weighted else self.ranking_weights,
-                                   self.neighbour_songs(title), self.fusion_weight,
-                                   float(self.decode_defaults.get("draw_sharpness", 1.0)))  # 1: bundles before it
+                                   self.neighbour_songs(title), self.fusion_weight, self.ranking.draw_sharpness)
 
     def cluster_songs(self, key: str) -> list[dict]:
         if key not in self.index.songs_in_cluster:

@@ -139,34 +139,40 @@ def title_aware_weights(profiles: SongTitleProfiles, query: np.ndarray, song_ids
 
 
 class Recommender:
+    """Titles -> each method's ranked songs from a work folder's trained model (the real-data check, tests): the
+    evaluate stage's answers, under one ranking.RankingPolicy."""
+
     def __init__(self, model, tokenizer, vocab, index: ClusterIndex, decode: DecodeConfig, max_source_tokens: int,
-                 weights: dict[str, float], title_encoder=None, profiles: SongTitleProfiles | None = None,
-                 title_weight: float = 0.0, max_repeats: int | None = 1, batch_size: int = 64, train=None,
-                 retrieval=None, rank_discount: float = 1.0, neighbours=None, fusion_weight: float = 0.0,
-                 score_power: float = 0.0, scored_clusters: int = 0, mentions=None):
+                 weights: dict[str, float], policy, title_encoder=None, profiles: SongTitleProfiles | None = None,
+                 max_repeats: int | None = 1, batch_size: int = 64, train=None, retrieval=None, neighbours=None,
+                 mentions=None):
         self.model, self.tokenizer, self.vocab, self.index = model, tokenizer, vocab, index
         self.decode, self.max_source_tokens, self.weights = decode, max_source_tokens, weights
-        self.title_encoder, self.profiles, self.title_weight = title_encoder, profiles, title_weight
+        self.policy = policy  # ranking.RankingPolicy: every ranking setting
+        self.title_encoder, self.profiles = title_encoder, profiles
         self.constraint = ClusterConstraint(vocab, list(index.songs_in_cluster), decode.min_clusters,
                                             decode.max_clusters, max_repeats)
         self.batch_size = batch_size
         self.train = train
         self.retrieval = retrieval  # retrieval.NeighbourClusters, for a model trained with retrieved clusters
-        self.rank_discount = rank_discount  # evaluate.cluster_rank_discount
         self.neighbours = neighbours  # baselines.TitleKnnBaseline over the training titles, for model_knn
-        self.fusion_weight = fusion_weight  # evaluate.knn_fusion
-        self.score_power, self.scored_clusters = score_power, scored_clusters  # evaluate.cluster_score_power, ...
         self.mentions = mentions  # mentions.ArtistMentions (evaluate.artist_mentions), or None
+
+    @property
+    def title_weight(self) -> float:
+        return self.policy.title_ranking
 
     @classmethod
     def from_work_dir(cls, work: Path, raw_dir, params: dict) -> "Recommender":
         from .catalog import load_songs
         from .corpus import read_examples
         from .model import load_model
+        from .ranking import RankingPolicy
         from .title_encoder import make_title_encoder
         from .tokenizer import CodeVocab, load_tokenizer
 
         e, t = params["evaluate"], params["train"]
+        policy = RankingPolicy.from_params(e)
         work = Path(work)
         index = ClusterIndex.load(work / "quantize" / "clusters.json")
         tokenizer = load_tokenizer(work / "corpus" / "tokenizer")
@@ -176,25 +182,23 @@ class Recommender:
         songs = load_songs(Path(raw_dir) / "songs.jsonl")
         weights = ranking_weights(Counter(s for x in train for s in x.song_ids), {s: v.popularity for s, v in songs.items()})
         encoder = make_title_encoder(t["title_encoder"], t["max_source_tokens"])
-        neighbours = title_neighbours(train, e)
+        neighbours = title_neighbours(train, policy)
         profiles = None
-        if e.get("title_ranking", 0):
+        if policy.title_ranking:
             encoder = encoder or make_title_encoder("minilm", t["max_source_tokens"])
-            profiles = SongTitleProfiles.from_training(train, encoder, e["title_lexical"], tuple(e["knn_ngram"]),
+            profiles = SongTitleProfiles.from_training(train, encoder, policy.title_lexical, policy.knn_ngram,
                                                        neighbours)
-        policy = DecodePolicy.from_params(e)
-        cfg = policy.config(clusters=len(index.songs_in_cluster))
+        decode_policy = DecodePolicy.from_params(e)
+        cfg = decode_policy.config(clusters=len(index.songs_in_cluster))
         retrieval = cls.retrieval_for(work / "train" / "model", train, index, vocab)
         mentions = None
-        if e["artist_mentions"] and e["knn_fusion"]:  # a lookup: part of model_knn only
+        if policy.artist_mentions:  # a lookup: part of model_knn only
             from .mentions import ArtistMentions
 
             mentions = ArtistMentions.from_catalog(songs, train)
-        return cls(model, tokenizer, vocab, index, cfg, t["max_source_tokens"], weights,
+        return cls(model, tokenizer, vocab, index, cfg, t["max_source_tokens"], weights, policy,
                    encoder if getattr(model, "title_proj", None) is not None or profiles else None, profiles,
-                   e.get("title_ranking", 0.0), policy.max_repeats, e["batch_size"], train, retrieval,
-                   e["cluster_rank_discount"], neighbours, e["knn_fusion"],
-                   e["cluster_score_power"], e["scored_clusters"], mentions)
+                   decode_policy.max_repeats, e["batch_size"], train, retrieval, neighbours, mentions)
 
     @staticmethod
     def retrieval_for(model_dir: Path, train, index: ClusterIndex, vocab):
@@ -218,10 +222,10 @@ class Recommender:
 
     def distributions(self, titles: list[str]) -> list[dict[str, float]] | None:
         """Per title, cluster -> the model's probability of it as the first cluster
-        (decode.first_cluster_distribution), or None when evaluate.cluster_score_power is 0."""
+        (decode.first_cluster_distribution), or None when the policy does not read it (cluster_score_power 0)."""
         from .decode import first_cluster_distribution
 
-        if not self.score_power:
+        if not self.policy.cluster_score_power:
             return None
         keys = list(self.index.songs_in_cluster)
         encoder = self.title_encoder if getattr(self.model, "title_proj", None) is not None else None
@@ -231,31 +235,30 @@ class Recommender:
                                                       encoder, self.retrieval)]
 
     def recommend_all(self, titles: list[str], k: int) -> dict[str, list[Recommendation]]:
-        """{"model": each title's generated clusters and top-k songs, and with evaluate.knn_fusion "model_knn": the
-        same clusters with the nearest training titles' songs fused in and the songs of the artists a title names
-        first (evaluate.artist_mentions)}, ordered as the evaluate stage orders them."""
+        """{"model": each title's generated clusters and top-k songs, and when the policy fuses lookups
+        "model_knn": the same clusters with the nearest training titles' songs fused in and the songs of the
+        artists a title names first}, ordered as the evaluate stage orders them."""
         from .evaluate import model_recommendations
 
         queries = self.profiles.queries(titles, self.title_encoder) if self.profiles is not None else None
         clusters = self.clusters(titles)
-        named = [self.mentions.songs(t, self.weights) for t in titles] if self.mentions is not None else None
-        scoring = dict(distributions=self.distributions(titles), score_power=self.score_power,
-                       scored_clusters=self.scored_clusters)
-        out = {"model": model_recommendations(clusters, self.index, k, self.weights, self.profiles, queries,
-                                              self.title_weight, self.rank_discount, **scoring)}
-        if self.neighbours is not None and self.fusion_weight:
+        distributions = self.distributions(titles)
+        out = {"model": model_recommendations(clusters, self.index, k, self.weights, self.policy.for_method("model"),
+                                              self.profiles, queries, distributions=distributions)}
+        if self.neighbours is not None and self.policy.knn_fusion:
             neighbours = [songs for songs, _ in self.neighbours.neighbour_scores(titles)]
-            out["model_knn"] = model_recommendations(clusters, self.index, k, self.weights, self.profiles, queries,
-                                                     self.title_weight, self.rank_discount, neighbours,
-                                                     self.fusion_weight, **scoring, named=named)
+            named = [self.mentions.songs(t, self.weights) for t in titles] if self.mentions is not None else None
+            out["model_knn"] = model_recommendations(clusters, self.index, k, self.weights,
+                                                     self.policy.for_method("model_knn"), self.profiles, queries,
+                                                     neighbours, distributions, named)
         return out
 
 
-def title_neighbours(train, evaluate_block: dict):
-    """The title TF-IDF kNN over the training playlists that model_knn fuses (evaluate.knn_neighbours and
-    knn_ngram, as the title_knn baseline), or None when evaluate.knn_fusion is 0."""
-    if not evaluate_block["knn_fusion"]:
+def title_neighbours(train, policy):
+    """The title TF-IDF kNN over the training playlists that model_knn fuses (the policy's knn_neighbours and
+    knn_ngram, as the title_knn baseline), or None when the policy fuses none (knn_fusion 0)."""
+    if not policy.knn_fusion:
         return None
     from .baselines import TitleKnnBaseline
 
-    return TitleKnnBaseline(train, evaluate_block["knn_neighbours"], tuple(evaluate_block["knn_ngram"]))
+    return TitleKnnBaseline(train, policy.knn_neighbours, policy.knn_ngram)

@@ -14,6 +14,7 @@ from .evaluate import (baseline_recommendations, decode_all, format_samples, has
                        length_bucket, model_recommendations, sampled_playlist_metrics, score, score_rows,
                        unseen_wording)
 from .metrics import commonest_item_share, top_list_diversity
+from .ranking import RankingPolicy
 
 HEADLINE = ["ndcg@10", "r_precision", "recall@50", "expansion_f1", "cluster_f1"]
 MODEL_METHODS = ("model", "model_knn")  # what is measured against the best baseline
@@ -35,17 +36,19 @@ class Answerer:
         from .recommend import SongTitleProfiles
 
         self.p, self.train, self.index, self.songs, self.encoder = params["evaluate"], train, index, songs, title_encoder
+        self.policy = RankingPolicy.from_params(self.p)  # what the export stage writes into the bundle
         self.weights = ranking_weights(Counter(s for e in train for s in e.song_ids),
                                        {s: v.popularity for s, v in songs.items()})
         sizes = {key: len(songs) for key, songs in index.songs_in_cluster.items()}
-        self.knn = TitleKnnBaseline(train, self.p["knn_neighbours"], tuple(self.p["knn_ngram"]), sizes)
+        policy = self.policy
+        self.knn = TitleKnnBaseline(train, policy.knn_neighbours, policy.knn_ngram, sizes)
         self.profiles = None
-        if self.p["title_ranking"]:
-            self.profiles = SongTitleProfiles.from_training(train, title_encoder, self.p["title_lexical"],
-                                                            tuple(self.p["knn_ngram"]), self.knn)
-        self.neighbours = self.knn if self.p["knn_fusion"] else None  # model_knn fuses its neighbour scores
+        if policy.title_ranking:
+            self.profiles = SongTitleProfiles.from_training(train, title_encoder, policy.title_lexical,
+                                                            policy.knn_ngram, self.knn)
+        self.neighbours = self.knn if policy.knn_fusion else None  # model_knn fuses its neighbour scores
         self.mentions = None  # a lookup like the neighbours: part of model_knn, never of the model alone
-        if self.p["artist_mentions"] and self.neighbours is not None:
+        if policy.artist_mentions:
             from .mentions import ArtistMentions
 
             self.mentions = ArtistMentions.from_catalog(songs, train)
@@ -64,18 +67,17 @@ class Answerer:
         queries = self.profiles.queries(titles, self.encoder) if self.profiles is not None else None
         n_clusters = [max(1, len(distinct(s))) for s in sequences]
         n_songs = max(p["ks"])
-        shared = (self.index, n_songs, self.weights, self.profiles, queries, p["title_ranking"],
-                  p["cluster_rank_discount"])
-        scoring = dict(distributions=distributions, score_power=p["cluster_score_power"],
-                       scored_clusters=p["scored_clusters"])
-        out = {"model": model_recommendations(sequences, *shared, **scoring)}  # the generative model alone
+        shared = (self.index, n_songs, self.weights)
+        out = {"model": model_recommendations(sequences, *shared, self.policy.for_method("model"), self.profiles,
+                                              queries, distributions=distributions)}  # the generative model alone
         if self.neighbours is not None:  # with the lookups: the nearest training titles, the artists named
             neighbours = [songs for songs, _ in self.neighbours.neighbour_scores(titles)]
-            out["model_knn"] = model_recommendations(sequences, *shared, neighbours, p["knn_fusion"], **scoring,
-                                                     named=self.named(titles))
+            out["model_knn"] = model_recommendations(sequences, *shared, self.policy.for_method("model_knn"),
+                                                     self.profiles, queries, neighbours, distributions,
+                                                     self.named(titles))
         out.update(baseline_recommendations(
-            titles, n_clusters, n_songs, self.train, self.index, self.weights, p["knn_neighbours"],
-            tuple(p["knn_ngram"]), p["dense_baseline"], self.profiles, self.encoder, p["title_ranking"],
+            titles, n_clusters, n_songs, self.train, self.index, self.weights, self.policy.knn_neighbours,
+            self.policy.knn_ngram, p["dense_baseline"], self.profiles, self.encoder, self.policy.title_ranking,
             {s: v.tags for s, v in self.songs.items()}, self.knn, anchors=p))
         return out
 
@@ -88,9 +90,10 @@ class Answerer:
         queries = self.profiles.queries(titles, self.encoder)
         neighbours = ([songs for songs, _ in self.neighbours.neighbour_scores(titles)]
                       if self.neighbours is not None else [None] * len(titles))
-        return lambda i, ids: title_aware_weights(self.profiles, queries[i], ids, self.p["title_ranking"],
-                                                  self.weights, neighbours[i], self.p["knn_fusion"],
-                                                  self.p["draw_sharpness"])
+        policy = self.policy
+        return lambda i, ids: title_aware_weights(self.profiles, queries[i], ids, policy.title_ranking,
+                                                  self.weights, neighbours[i], policy.knn_fusion,
+                                                  policy.draw_sharpness)
 
 
 def drawn_sequences(recs: dict, sequences: list[list[str]], index: ClusterIndex, p: dict) -> list[list[str]]:

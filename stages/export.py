@@ -7,6 +7,7 @@ from playlistgen.catalog import load_songs
 from playlistgen.corpus import read_examples
 from playlistgen.decode import DecodePolicy
 from playlistgen.mentions import ArtistMentions
+from playlistgen.ranking import RankingPolicy
 from playlistgen.recommend import SongTitleProfiles
 from playlistgen.retrieval import FILE as RETRIEVAL_FILE
 from playlistgen.title_encoder import make_title_encoder
@@ -16,15 +17,16 @@ from ._common import run
 
 def main(params: dict) -> None:
     base, ev = params["base"], params["evaluate"]
+    ranking = RankingPolicy.from_params(ev)  # written into the manifest: generate-playlist ranks by it
     work = Path(base["work_dir"])
     train = read_examples(work / "corpus" / "train.jsonl")
     profiles = None
-    if ev["title_ranking"]:
+    if ranking.title_ranking:
         encoder = make_title_encoder("minilm", params["train"]["max_source_tokens"])
-        profiles = SongTitleProfiles.from_training(train, encoder, ev["title_lexical"], tuple(ev["knn_ngram"]))
+        profiles = SongTitleProfiles.from_training(train, encoder, ranking.title_lexical, ranking.knn_ngram)
     songs = load_songs(Path(base["raw_dir"]) / "songs.jsonl")
     excluded = []  # artist names the training titles use for something else: the bundle need not carry the titles
-    if ev["artist_mentions"] and ev["knn_fusion"]:  # part of model_knn (PlaylistGenerator.named_songs)
+    if ranking.artist_mentions:  # part of model_knn (PlaylistGenerator.named_songs)
         excluded = sorted(" ".join(name) for name in ArtistMentions.from_catalog(songs, train).excluded)
     export_bundle(
         out_dir=params["export"]["bundle_dir"],
@@ -35,13 +37,8 @@ def main(params: dict) -> None:
         semantic_ids_path=work / "quantize" / "song_semantic_ids.jsonl",
         songs=songs,
         decode_defaults={**DecodePolicy.from_params(ev).to_dict(),  # what the evaluate stage scored
-                         "title_ranking": ev["title_ranking"], "title_lexical": ev["title_lexical"],
+                         **ranking.to_dict(),
                          "title_encoder": params["train"]["title_encoder"],
-                         "cluster_rank_discount": ev["cluster_rank_discount"], "knn_fusion": ev["knn_fusion"],
-                         "knn_neighbours": ev["knn_neighbours"], "knn_ngram": ev["knn_ngram"],
-                         "draw_sharpness": ev["draw_sharpness"], "draw_slots": ev["draw_slots"], "cluster_score_power": ev["cluster_score_power"],
-                         "scored_clusters": ev["scored_clusters"],
-                         "artist_mentions": bool(ev["artist_mentions"] and ev["knn_fusion"]),
                          "artist_mentions_excluded": excluded,
                          "max_source_tokens": params["train"]["max_source_tokens"]},
         params={k: params[k] for k in ("quantize", "corpus", "train")},

@@ -2,6 +2,8 @@
 import numpy as np
 import pytest
 
+from helpers import ROOT
+
 from playlistgen.baselines import (ExactTitleBaseline, PopularityBaseline, TagMatchBaseline, TitleKnnBaseline,
                                    TitleProfileBaseline)
 from playlistgen.clusters import ClusterIndex
@@ -61,7 +63,7 @@ def test_song_title_profiles_and_title_aware_order():
     assert plain == ["a", "b", "f"]  # 2/1, 1/1, then 1/2 for the second cluster (f before g by depth)
     # exp(5 x cos): f and g of "gym rock" (cos 1 with the query) now beat a (cos 0.447)
     assert aware[:2] == ["f", "g"]
-    recs = model_recommendations([["0-0", "3-0"]], INDEX, 3, weights, profiles, query[None], 5.0)
+    recs = model_recommendations([["0-0", "3-0"]], INDEX, 3, weights, policy(title_ranking=5.0, cluster_rank_discount=1.0), profiles, query[None])
     assert recs[0].songs == aware and recs[0].clusters == ["0-0", "3-0"]
     catalog = TitleProfileBaseline(profiles, weights, 5.0, _FixedEncoder(query), INDEX)
     assert catalog.recommend(["anything"], [2], 2)[0].songs == ["f", "g"]
@@ -114,8 +116,18 @@ def test_lexical_profiles_add_the_words_a_sentence_model_reads_past():
     assert INDEX.ranked_songs(["0-0"], 2, {"a": 1.0, "b": 3.0}, lambda ids: plain.scores(query, ids), 20.0) == ["b", "a"]
 
 
+def policy(**changes):
+    """The params.yaml ranking policy with `changes` (ranking.RankingPolicy)."""
+    from dataclasses import replace
+
+    from playlistgen.params import load
+    from playlistgen.ranking import RankingPolicy
+
+    return replace(RankingPolicy.from_params(load(ROOT / "params.yaml")["evaluate"]), **changes)
+
+
 def test_score_on_a_worked_case():
-    recs = model_recommendations([["0-0", "3-0"]], INDEX, 2, {"a": 3, "f": 2, "b": 1})
+    recs = model_recommendations([["0-0", "3-0"]], INDEX, 2, {"a": 3, "f": 2, "b": 1}, policy(title_ranking=0.0, cluster_rank_discount=1.0))
     truth = [Example("t", "x", [], ["a", "f", "z"])]
     out = score(recs, truth, INDEX, [2], catalog_size=10)
     # expansion {a, b, f, g, h, i} vs truth {a, f, z}: P 2/6, R 2/3
