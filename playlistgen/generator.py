@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from .catalog import clean_title
-from .clusters import ClusterIndex, draw_keys, ranked_slots, ranking_weights, sample_playlist
+from .clusters import ClusterIndex, draw_keys, ranked_slots, sample_playlist
 from .decode import ClusterConstraint, DecodePolicy, generate_clusters
 from .io import DataError, read_json, read_jsonl
 from .on_demand import generation_allowed
@@ -97,7 +97,7 @@ class PlaylistGenerator:
         self.ranking = RankingPolicy.from_manifest(self.decode_defaults, str(self.bundle_dir / "manifest.json"))
         self.songs = {str(r["song_id"]): r for _, r in read_jsonl(self.bundle_dir / "songs.jsonl")}
         self.popularity = {s: float(r.get("popularity", 0.0)) for s, r in self.songs.items()}
-        self.ranking_weights = ranking_weights({s: int(r.get("playlist_count", 0)) for s, r in self.songs.items()},
+        self.ranking_weights = self.ranking.song_weights({s: int(r.get("playlist_count", 0)) for s, r in self.songs.items()},
                                                self.popularity)
         data_dir = data_dir or os.environ.get("PLAYLISTGEN_DATA_DIR") or self.manifest.get("data_dir")
         self.index = self._cluster_index(Path(data_dir) if data_dir else None)

@@ -225,6 +225,7 @@ RULES: dict[str, Check] = {
     "evaluate.artist_mentions": boolean,
     "evaluate.draw_sharpness": number(0.1, 10),
     "evaluate.draw_slots": choice("ranked", "generated"),
+    "evaluate.popularity_power": number(0, 4),
     "evaluate.bootstrap_resamples": integer(1),
     "evaluate.length_buckets": int_list(1),
     "export.bundle_dir": text,

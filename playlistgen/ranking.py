@@ -32,6 +32,7 @@ class RankingPolicy:
     artist_mentions: bool         # the songs of artists a title names first (model_knn only)
     draw_sharpness: float         # a drawn playlist's song weights ^ this
     draw_slots: str               # ranked: a drawn playlist follows the ranked list's clusters | generated
+    popularity_power: float       # a song's training-playlist count enters the order as count^this (1 = as is)
 
     @classmethod
     def from_params(cls, evaluate: dict) -> "RankingPolicy":
@@ -59,7 +60,7 @@ class RankingPolicy:
                    knn_neighbours=int(values["knn_neighbours"]),
                    knn_ngram=(int(values["knn_ngram"][0]), int(values["knn_ngram"][1])),
                    artist_mentions=bool(values["artist_mentions"]), draw_sharpness=float(values["draw_sharpness"]),
-                   draw_slots=str(values["draw_slots"]))
+                   draw_slots=str(values["draw_slots"]), popularity_power=float(values["popularity_power"]))
 
     def to_dict(self) -> dict:
         """What a manifest stores (from_manifest reads it back)."""
@@ -79,9 +80,17 @@ class RankingPolicy:
                             "the model alone; use the method model.")
         return self
 
-    @property
-    def uses_lookups(self) -> bool:
-        return bool(self.knn_fusion)
+    def song_weights(self, playlist_counts: dict[str, int], popularity: dict[str, float]) -> dict[str, float]:
+        """The weight each song enters the order with: clusters.ranking_weights (training playlists holding it,
+        the catalog's popularity breaking ties) ^ popularity_power. Below 1 the head of a long-tailed catalog
+        stops deciding every cluster's order (on MPD-like data one song otherwise tops most lists), and the
+        title-aware factor and the cluster decide more."""
+        from .clusters import ranking_weights
+
+        weights = ranking_weights(playlist_counts, popularity)
+        if self.popularity_power == 1.0:
+            return weights
+        return {s: w ** self.popularity_power for s, w in weights.items()}
 
     def rank(self, index, clusters: list[str], limit: int | None, weights: dict[str, float], title_scores=None,
              neighbours: dict[str, float] | None = None, distribution: dict[str, float] | None = None,

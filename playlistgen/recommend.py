@@ -12,7 +12,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .baselines import Recommendation
-from .clusters import ClusterIndex, fusion_factors, ranking_weights
+from .clusters import ClusterIndex, fusion_factors
 from .decode import ClusterConstraint, DecodeConfig, DecodePolicy, generate_clusters
 
 
@@ -180,7 +180,8 @@ class Recommender:
         model = load_model(work / "train" / "model").eval()
         train = read_examples(work / "corpus" / "train.jsonl")
         songs = load_songs(Path(raw_dir) / "songs.jsonl")
-        weights = ranking_weights(Counter(s for x in train for s in x.song_ids), {s: v.popularity for s, v in songs.items()})
+        weights = policy.song_weights(Counter(s for x in train for s in x.song_ids),
+                                      {s: v.popularity for s, v in songs.items()})
         encoder = make_title_encoder(t["title_encoder"], t["max_source_tokens"])
         neighbours = title_neighbours(train, policy)
         profiles = None

@@ -8,7 +8,7 @@ from collections import Counter
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from .clusters import ClusterIndex, distinct, ranking_weights
+from .clusters import ClusterIndex, distinct
 from .corpus import Example, read_examples
 from .evaluate import (baseline_recommendations, decode_all, format_samples, has_cjk, intervals_vs_best_baseline,
                        length_bucket, model_recommendations, sampled_playlist_metrics, score, score_rows,
@@ -37,7 +37,7 @@ class Answerer:
 
         self.p, self.train, self.index, self.songs, self.encoder = params["evaluate"], train, index, songs, title_encoder
         self.policy = RankingPolicy.from_params(self.p)  # what the export stage writes into the bundle
-        self.weights = ranking_weights(Counter(s for e in train for s in e.song_ids),
+        self.weights = self.policy.song_weights(Counter(s for e in train for s in e.song_ids),
                                        {s: v.popularity for s, v in songs.items()})
         sizes = {key: len(songs) for key, songs in index.songs_in_cluster.items()}
         policy = self.policy

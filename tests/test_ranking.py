@@ -56,3 +56,20 @@ def test_the_model_alone_ignores_the_lookups_it_is_given():
 def test_every_ranking_setting_lives_in_params_yaml():
     """No ranking default outside params.yaml: every field of the policy is a key of the evaluate block."""
     assert {f.name for f in fields(RankingPolicy)} <= set(EVALUATE)
+
+
+def test_popularity_power_damps_the_head_of_the_catalog():
+    from dataclasses import replace
+
+    counts, popularity = {"hit": 100, "niche": 4}, {"hit": 0.0, "niche": 0.0}
+    policy = RankingPolicy.from_params({**EVALUATE, "popularity_power": 1.0})
+    assert policy.song_weights(counts, popularity) == {"hit": 100.0, "niche": 4.0}
+    damped = replace(policy, popularity_power=0.5).song_weights(counts, popularity)
+    assert damped == {"hit": 10.0, "niche": 2.0}  # 25x apart becomes 5x: the title and the cluster decide more
+    index = ClusterIndex(2, 4, {"0-0": ["hit", "niche"]})
+    scores = lambda ids: [0.0 if s == "hit" else 0.1 for s in ids]  # noqa: E731 - niche fits the title better
+    policy = replace(policy, title_ranking=20.0, cluster_score_power=0.0)
+    assert policy.rank(index, ["0-0"], 2, policy.song_weights(counts, popularity), scores) == ["hit", "niche"]
+    damped_policy = replace(policy, popularity_power=0.5)
+    assert damped_policy.rank(index, ["0-0"], 2, damped_policy.song_weights(counts, popularity), scores) == [
+        "niche", "hit"]  # exp(2) x 2 > 10 x 1 once the count is damped
