@@ -15,7 +15,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
-BASELINES = ["title_knn", "exact_title", "title_knn_dense", "title_profile", "tag_match", "popularity"]
+BASELINES = ["title_knn", "exact_title", "title_knn_dense", "tfidf_word_knn", "minilm_knn", "title_profile", "tag_match",
+             "popularity"]
+REAL_METHODS = ["model", "model_knn", "drawn", "model_drawn", "oracle", "title_profile", "tfidf_word_knn", "minilm_knn",
+                "title_knn", "exact_title", "title_knn_dense", "popularity"]
 DEFAULT_METRICS = ["ndcg@10", "r_precision", "recall@50", "expansion_f1", "cluster_f1"]
 REAL_METRICS = ["genre@20", "subgenre@20", "ndcg@20", "recall@20", "cluster_f1"]
 
@@ -87,40 +90,44 @@ def unseen_wording(metrics: Path = ROOT / "metrics" / "evaluate.json") -> str:
 
 
 def real_playlists(metrics: Path = ROOT / "metrics" / "realdev.json") -> str:
-    """The held-back test part of the real playlists: every method, and model / model_knn − title_knn intervals."""
-    r = json.loads(metrics.read_text())
-    return real_rows(r, "method", ["model", "model_knn", "drawn", "model_drawn", "title_knn", "exact_title",
-                                   "title_knn_dense", "title_profile", "popularity"])
+    """The held-back test part of the real playlists: every method, and the model methods' intervals against the
+    strongest lookup and (the model alone) against title_profile."""
+    return real_rows(json.loads(metrics.read_text()), "method", REAL_METHODS)
 
 
 def real_rows(report: dict, first_column: str, names: list[str]) -> str:
-    """Rows of a real-playlist table from a report of playlistgen.realdev.summarise: each named method's metrics,
-    and after model, model_knn and the drawn playlists their intervals against title_knn."""
-    methods, cis = report["methods"], report["ci95_vs_title_knn"]
-    head = [first_column, "genre@20", "subgenre@20", "NDCG@20", "recall@20", "cluster F1", "distinct top-10"]
+    """Rows of a real-playlist table from a report of playlistgen.realdev.summarise: each named method's metrics;
+    after model, model_knn and the drawn playlists their intervals against the strongest lookup (per metric, named
+    in the cell), and after model and model_drawn against title_profile (the same song order without the model)."""
+    methods, strongest = report["methods"], report["ci95_vs_strongest_baseline"]
+    head = [first_column, "genre@20", "subgenre@20", "NDCG@20", "recall@20", "cluster F1", "distinct top-10",
+            "commonest song in top-10"]
     rows = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for name in names:
         if name not in methods:
             continue
         v = methods[name]
         rows.append(f"| {name} | " + " | ".join(fmt(v[x], digits_for(x)) for x in REAL_METRICS)
-                    + f" | {v['distinct_top10_share']:.2f} |")
-        if name in ("model", "model_knn", "drawn", "model_drawn"):
-            rows.append(f"| {name} − title_knn, 95% CI | "
-                        + " | ".join(interval(cis[name][x], digits_for(x)) for x in REAL_METRICS) + " | |")
+                    + f" | {v['distinct_top10_share']:.2f} | {v['commonest_song_top10_share']:.2f} |")
+        if name in strongest["genre@20"]:
+            rows.append(f"| {name} − strongest lookup, 95% CI | " + " | ".join(
+                f"{interval(strongest[x][name], digits_for(x))} ({strongest[x]['baseline']})" for x in REAL_METRICS)
+                + " | | |")
+        if name in ("model", "model_drawn"):
+            rows.append(f"| {name} − title_profile, 95% CI | " + " | ".join(
+                interval(report["ci95_vs_title_profile"][name][x], digits_for(x)) for x in REAL_METRICS) + " | | |")
     return "\n".join(rows)
 
 
 def real_playlists_pooled(metrics: Path = ROOT / "metrics" / "realdev.json") -> str:
     """The test parts of three splits of the real playlists together (bench/realdev.py --seeds): per method the
-    pooled means and the model / model_knn − title_knn intervals over all their playlists."""
+    pooled means and intervals over all their playlists, as real_playlists."""
     r = json.loads(metrics.read_text())
     if "splits" not in r:
         raise FileNotFoundError(2, "no pooled splits; run python bench/realdev.py --seeds 7,11", str(metrics))
     pool = r["splits"]["pooled"]
     first = f"method (seeds {', '.join(map(str, r['splits']['seeds']))}: {pool['playlists']['test']} test playlists)"
-    return real_rows(pool, first, ["model", "model_knn", "drawn", "model_drawn", "title_knn", "title_profile",
-                                   "popularity"])
+    return real_rows(pool, first, REAL_METHODS)
 
 
 TABLES = {"default-results": default_results, "default-ratios": default_ratios, "unseen-wording": unseen_wording,
