@@ -10,6 +10,7 @@ import sys
 from .entry import SURROGATE, guarded, printable
 from .formats import FORMATS, render
 from .io import DataError
+from .limits import MAX_BEAMS, MAX_SONGS, MAX_TEMPERATURE  # shared with the server and the page
 
 DEFAULT_BUNDLE = os.environ.get("PLAYLISTGEN_BUNDLE", "data/bundle")
 
@@ -96,9 +97,6 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--temperature must be above 0 and at most {MAX_TEMPERATURE:g} (e.g. 0.7; leave it out for "
                      "beam search)")
     return guarded(generate_command, args, verbose=args.verbose)
-
-
-MAX_SONGS, MAX_BEAMS, MAX_TEMPERATURE = 500, 64, 100.0
 
 
 def generate_command(args) -> int:

@@ -19,13 +19,12 @@ from .catalog import clean_title
 from .clusters import ClusterIndex, draw_keys, ranked_slots, sample_playlist
 from .decode import ClusterConstraint, DecodePolicy, generate_clusters
 from .io import DataError, read_json, read_jsonl
+from .limits import MAX_TITLE_CHARS  # longer input is cut before tokenising, with a warning
 from .on_demand import generation_allowed
 from .ranking import RankingPolicy
 
 log = logging.getLogger(__name__)
 
-
-MAX_TITLE_CHARS = 1000  # longer input is cut before tokenising (the model reads max_source_tokens anyway)
 DISTRIBUTIONS_KEPT = 1024  # titles whose cluster distribution is kept (about 8 KB each per 1,000 clusters)
 
 

@@ -16,7 +16,7 @@ th{background:#f4f4f4} td.tags{color:#666;font-size:.9em} #status{color:#a00;min
 .links a{margin-right:1em}
 </style></head><body>
 <h1>playlistgen</h1><p class="sub">Type a playlist title or a mood, in any language.</p>
-<form id="f"><input id="title" type="text" placeholder="rainy sunday piano" maxlength="500" autofocus required>
+<form id="f"><input id="title" type="text" placeholder="rainy sunday piano" maxlength="__MAX_TITLE__" autofocus required>
 <label>songs <input id="n" type="number" min="1" max="__MAX__" value="__N__"></label>
 <button id="go" type="submit">Generate</button><button id="reroll" type="button" disabled>Re-roll</button></form>
 <div id="status" role="status"></div>

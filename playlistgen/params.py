@@ -14,6 +14,7 @@ import re
 from typing import Any, Callable
 
 from .io import DataError
+from .limits import MAX_SONGS
 
 SAFE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$")
 
@@ -204,7 +205,7 @@ RULES: dict[str, Check] = {
     "evaluate.num_beams": integer(1, 64),
     "evaluate.temperature": number(0, lo_open=True),
     "evaluate.top_p": number(0, 1, lo_open=True),
-    "evaluate.playlist_length": integer(1, 500),
+    "evaluate.playlist_length": integer(1, MAX_SONGS),
     "evaluate.max_repeats": integer(1, none=True),
     "evaluate.batch_size": integer(1),
     "evaluate.ks": int_list(1),

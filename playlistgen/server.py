@@ -31,11 +31,10 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
+from .limits import MAX_BATCH_TITLES, MAX_BEAMS, MAX_SONGS, MAX_TEMPERATURE, MAX_TITLE_CHARS
+
 log = logging.getLogger(__name__)
 
-MAX_TITLE_CHARS = 500
-MAX_SONGS = 100
-MAX_BATCH_TITLES = 256
 MAX_BODY_BYTES = 64 * 1024
 THREAD_CHECK_S = 30.0  # how often the decode thread re-measures how many cores other processes keep busy
 
@@ -44,8 +43,8 @@ class PlaylistRequest(BaseModel):
     title: str = Field(min_length=1, max_length=MAX_TITLE_CHARS, description="title or mood, any language")
     n: int | None = Field(None, ge=1, le=MAX_SONGS, description="songs (default: the bundle's playlist_length)")
     seed: int | None = Field(None, ge=0, le=2**32 - 1, description="repeatable draw; none = a fresh one")
-    temperature: float | None = Field(None, gt=0, le=100, description="sample clusters instead of beam search")
-    beams: int | None = Field(None, ge=1, le=16, description="beam width (default: the bundle's)")
+    temperature: float | None = Field(None, gt=0, le=MAX_TEMPERATURE, description="sample clusters instead of beam search")
+    beams: int | None = Field(None, ge=1, le=MAX_BEAMS, description="beam width (default: the bundle's)")
     ranked: bool = Field(False, description="the top n of the ranked list the evaluate stage scores, the same each "
                                             "time, instead of one song drawn per cluster slot")
     format: str = Field("json", pattern="^(json|m3u|csv)$")
@@ -62,8 +61,8 @@ class RerollRequest(BaseModel):
 class BatchRequest(BaseModel):
     titles: list[str] = Field(min_length=1, max_length=MAX_BATCH_TITLES)
     n: int | None = Field(None, ge=1, le=MAX_SONGS)
-    temperature: float | None = Field(None, gt=0, le=100)
-    beams: int | None = Field(None, ge=1, le=16)
+    temperature: float | None = Field(None, gt=0, le=MAX_TEMPERATURE)
+    beams: int | None = Field(None, ge=1, le=MAX_BEAMS)
     seed: int | None = Field(None, ge=0, le=2**32 - 1)
 
 
@@ -247,8 +246,8 @@ def create_app(bundle: str | Path, max_batch: int = 32, max_wait_ms: float = 10.
     async def get_playlist(title: str = Query(min_length=1, max_length=MAX_TITLE_CHARS),
                            n: int | None = Query(None, ge=1, le=MAX_SONGS),
                            seed: int | None = Query(None, ge=0, le=2**32 - 1),
-                           temperature: float | None = Query(None, gt=0, le=100),
-                           beams: int | None = Query(None, ge=1, le=16), ranked: bool = Query(False),
+                           temperature: float | None = Query(None, gt=0, le=MAX_TEMPERATURE),
+                           beams: int | None = Query(None, ge=1, le=MAX_BEAMS), ranked: bool = Query(False),
                            format: str = Query("json", pattern="^(json|m3u|csv)$")):
         return await playlist(PlaylistRequest(title=title, n=n, seed=seed, temperature=temperature, beams=beams,
                                               ranked=ranked, format=format))
@@ -305,7 +304,8 @@ def create_app(bundle: str | Path, max_batch: int = 32, max_wait_ms: float = 10.
     async def page():
         from .page import PAGE
 
-        return PAGE.replace("__N__", str(gen.policy.playlist_length)).replace("__MAX__", str(MAX_SONGS))
+        return (PAGE.replace("__N__", str(gen.policy.playlist_length)).replace("__MAX__", str(MAX_SONGS))
+                .replace("__MAX_TITLE__", str(MAX_TITLE_CHARS)))
 
     @app.get("/favicon.ico", include_in_schema=False)
     async def favicon():

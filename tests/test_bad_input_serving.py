@@ -37,7 +37,7 @@ def call(main, args):
 
 
 ARGS = [["-n", "0"], ["-n", "-1"], ["-n", "501"], ["-n", "abc"], ["--beams", "0"], ["--beams", "-3"],
-        ["--beams", "65"], ["--temperature", "0"], ["--temperature", "-1"], ["--temperature", "inf"],
+        ["--beams", "17"], ["--temperature", "0"], ["--temperature", "-1"], ["--temperature", "inf"],
         ["--temperature", "nan"], ["--temperature", "1e9"], ["--format", "xml"], ["--seed", "x"]]
 
 

@@ -73,7 +73,7 @@ BAD = [
     ("post", "/api/playlist", {"title": "x" * 501}, 422, "title"),
     ("post", "/api/playlist", {"n": 5}, 422, "title"),
     ("post", "/api/playlist", {"title": "rain", "n": 0}, 422, "n"),
-    ("post", "/api/playlist", {"title": "rain", "n": 101}, 422, "n"),
+    ("post", "/api/playlist", {"title": "rain", "n": 501}, 422, "n"),
     ("post", "/api/playlist", {"title": "rain", "n": "many"}, 422, "n"),
     ("post", "/api/playlist", {"title": "rain", "format": "xml"}, 422, "format"),
     ("post", "/api/playlist", {"title": "rain", "temperature": 0}, 422, "temperature"),
