@@ -16,7 +16,8 @@ DEFAULT_BUNDLE = os.environ.get("PLAYLISTGEN_BUNDLE", "data/bundle")
 
 
 def interactive(gen, args) -> None:
-    print("Type a title (Enter on an empty line re-rolls the last one). Commands: :n LENGTH, :show CLUSTER, :q")
+    print("Type a title (Enter on an empty line re-rolls the last one). Commands: :n LENGTH, :show CLUSTER, "
+          ":q (or q, quit, exit)")
     last, n = None, args.n
     while True:
         try:
@@ -24,7 +25,7 @@ def interactive(gen, args) -> None:
         except (EOFError, KeyboardInterrupt, OSError, ValueError):  # end of input, Ctrl-C, a closed stdin
             print()
             return
-        if line in (":q", ":quit", "exit"):
+        if line in (":q", ":quit", "q", "quit", "exit"):
             return
         if line.startswith(":n"):
             try:

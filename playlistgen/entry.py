@@ -28,7 +28,9 @@ def guarded(fn, *args, verbose: bool = False) -> int:
     """Run fn(*args) -> exit code; expected errors print `error: ...` (exit 2), a closed pipe exits quietly,
     Ctrl-C exits 130, anything else prints one line naming it (exit 1) unless `verbose` asks for the traceback."""
     try:
-        return fn(*args)
+        code = fn(*args)
+        sys.stdout.flush()  # a reader that left (`| head`) shows here, not as a complaint at interpreter exit
+        return code
     except BrokenPipeError:
         # the reader (e.g. `| head`) left: stop writing, and keep Python from complaining at exit
         devnull = os.open(os.devnull, os.O_WRONLY)

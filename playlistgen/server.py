@@ -41,10 +41,10 @@ THREAD_CHECK_S = 30.0  # how often the decode thread re-measures how many cores 
 
 class PlaylistRequest(BaseModel):
     title: str = Field(min_length=1, max_length=MAX_TITLE_CHARS, description="title or mood, any language")
-    n: int | None = Field(None, ge=1, le=MAX_SONGS, description="songs (default: the bundle's playlist_length)")
-    seed: int | None = Field(None, ge=0, le=2**32 - 1, description="repeatable draw; none = a fresh one")
-    temperature: float | None = Field(None, gt=0, le=MAX_TEMPERATURE, description="sample clusters instead of beam search")
-    beams: int | None = Field(None, ge=1, le=MAX_BEAMS, description="beam width (default: the bundle's)")
+    n: int | None = Field(None, strict=True, ge=1, le=MAX_SONGS, description="songs (default: the bundle's playlist_length)")
+    seed: int | None = Field(None, strict=True, ge=0, le=2**32 - 1, description="repeatable draw; none = a fresh one")
+    temperature: float | None = Field(None, strict=True, gt=0, le=MAX_TEMPERATURE, description="sample clusters instead of beam search")
+    beams: int | None = Field(None, strict=True, ge=1, le=MAX_BEAMS, description="beam width (default: the bundle's)")
     ranked: bool = Field(False, description="the top n of the ranked list the evaluate stage scores, the same each "
                                             "time, instead of one song drawn per cluster slot")
     format: str = Field("json", pattern="^(json|m3u|csv)$")
@@ -53,17 +53,17 @@ class PlaylistRequest(BaseModel):
 class RerollRequest(BaseModel):
     title: str = Field(min_length=1, max_length=MAX_TITLE_CHARS)
     clusters: list[str] = Field(min_length=1, max_length=2 * MAX_SONGS)
-    n: int | None = Field(None, ge=1, le=MAX_SONGS)
-    seed: int | None = Field(None, ge=0, le=2**32 - 1)
+    n: int | None = Field(None, strict=True, ge=1, le=MAX_SONGS)
+    seed: int | None = Field(None, strict=True, ge=0, le=2**32 - 1)
     format: str = Field("json", pattern="^(json|m3u|csv)$")
 
 
 class BatchRequest(BaseModel):
     titles: list[str] = Field(min_length=1, max_length=MAX_BATCH_TITLES)
-    n: int | None = Field(None, ge=1, le=MAX_SONGS)
-    temperature: float | None = Field(None, gt=0, le=MAX_TEMPERATURE)
-    beams: int | None = Field(None, ge=1, le=MAX_BEAMS)
-    seed: int | None = Field(None, ge=0, le=2**32 - 1)
+    n: int | None = Field(None, strict=True, ge=1, le=MAX_SONGS)
+    temperature: float | None = Field(None, strict=True, gt=0, le=MAX_TEMPERATURE)
+    beams: int | None = Field(None, strict=True, ge=1, le=MAX_BEAMS)
+    seed: int | None = Field(None, strict=True, ge=0, le=2**32 - 1)
 
 
 @dataclass
@@ -294,10 +294,12 @@ def create_app(bundle: str | Path, max_batch: int = 32, max_wait_ms: float = 10.
     @app.get("/api/health", summary="which bundle and model are loaded")
     async def health():
         manifest = gen.manifest
-        return {"status": "ok", "bundle": str(Path(gen.bundle_dir).resolve()), "songs": len(gen.songs),
+        # the bundle's folder name, not its path: the server's file layout is not the client's business
+        return {"status": "ok", "bundle": Path(gen.bundle_dir).resolve().name, "songs": len(gen.songs),
                 "clusters": len(gen.index.songs_in_cluster),
                 "model_parameters": sum(p.numel() for p in gen.model.parameters()),
                 "format_version": manifest.get("format_version"), "decode": gen.policy.to_dict(),
+                "ranking": gen.ranking.to_dict(),
                 "batches": dict(sorted(batcher.batches.items()))}
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)

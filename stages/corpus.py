@@ -3,7 +3,7 @@ from pathlib import Path
 
 from playlistgen.catalog import load_catalog
 from playlistgen.corpus import build_examples, order_targets, recommendable, split_examples
-from playlistgen.io import read_json, write_json, write_jsonl, atomic_dir
+from playlistgen.io import DataError, atomic_dir, read_json, write_json, write_jsonl
 from playlistgen.tokenizer import save_tokenizer, train_tokenizer
 
 from ._common import run
@@ -17,7 +17,14 @@ def main(params: dict) -> None:
     cluster_of_song = {s: key for key, songs in index["clusters"].items() for s in songs}
     catalog = load_catalog(base["raw_dir"], feature_names=[])
     examples, stats = build_examples(catalog.playlists, cluster_of_song, None, p["min_songs"])
+    if not examples:
+        raise DataError(f"{base['raw_dir']}: no playlist has {p['min_songs']} or more songs with a semantic ID "
+                        f"({stats['playlists_in']} playlists read); check playlists.jsonl (empty?) and the quantize "
+                        "stage's songs_without_features, or lower corpus.min_songs.")
     splits = split_examples(examples, p["val_share"], p["test_share"], base["seed"])
+    if not splits["train"]:
+        raise DataError(f"none of the {len(examples)} usable playlists fell in the training split; add playlists or "
+                        "lower corpus.val_share and corpus.test_share.")
     splits["train"] = recommendable(splits["train"], cluster_of_song)  # val/test keep their whole truth
     order_targets(splits, p["target_order"], p["max_clusters"])
     tokenizer = train_tokenizer([e.title for e in splits["train"]], p["vocab_size"],

@@ -207,6 +207,17 @@ def test_output_piped_into_head_ends_quietly(bundle):
     assert "Traceback" not in out.stderr and "BrokenPipe" not in out.stderr
 
 
+def test_interactive_output_piped_into_head_ends_quietly_and_q_quits(bundle):
+    from helpers import project_env
+
+    out = subprocess.run(f"(echo rock; sleep 1; echo :q) | {sys.executable} -m playlistgen.cli -i --bundle {bundle} "
+                         "| head -1", shell=True, env=project_env(), capture_output=True, text=True, timeout=180)
+    assert out.returncode == 0 and out.stdout.count("\n") == 1
+    assert "Traceback" not in out.stderr and "BrokenPipe" not in out.stderr, out.stderr
+    out = run_cli(["--bundle", str(bundle), "-i"], input=b"q\nrock\n")  # "q" quits: "rock" is never answered
+    assert out.returncode == 0 and out.stdout.count(b"title>") == 1
+
+
 def test_closed_stdin_and_non_utf8_title(bundle):
     out = run_cli(["--bundle", str(bundle), "-i"], stdin=subprocess.DEVNULL)
     assert out.returncode == 0 and b"Traceback" not in out.stderr

@@ -1,3 +1,4 @@
+from helpers import ROOT
 from playlistgen.catalog import Playlist
 from playlistgen.corpus import Example, build_examples, order_targets, recommendable, split_examples
 
@@ -52,3 +53,27 @@ def test_characteristic_order_puts_what_sets_a_playlist_apart_first():
     again = {"train": [Example("t1", "a", ["b", "a", "b"], [])], "val": [], "test": []}
     order_targets(again, "playlist", max_clusters=2)
     assert again["train"][0].clusters == ["b", "a"]
+
+
+def test_an_empty_playlist_file_stops_the_corpus_stage_with_one_message(tmp_path, monkeypatch):
+    import json
+
+    import pytest
+
+    from playlistgen.io import DataError
+    from playlistgen.params import load
+    from stages import corpus
+
+    raw, work = tmp_path / "raw", tmp_path / "work"
+    raw.mkdir()
+    (raw / "songs.jsonl").write_text(json.dumps({"song_id": "s1", "title": "t", "artist": "a"}) + "\n")
+    (raw / "playlists.jsonl").write_text("")
+    (work / "quantize").mkdir(parents=True)
+    (work / "quantize" / "clusters.json").write_text(json.dumps(
+        {"cluster_levels": 2, "codebook_size": 4, "clusters": {"0-0": ["s1"]}}))
+    params = load(ROOT / "params.yaml")
+    params["base"].update(raw_dir=str(raw), work_dir=str(work))
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(DataError, match="no playlist has 3 or more songs"):
+        corpus.main(params)
+    assert not (work / "corpus").exists()  # nothing written

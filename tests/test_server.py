@@ -24,9 +24,16 @@ def client(gen, tiny_project):
         yield c
 
 
+def gen_params(project):
+    import yaml
+
+    return yaml.safe_load((project / "params.yaml").read_text())
+
+
 def test_health_says_which_bundle_and_model(client, tiny_project):
     body = client.get("/api/health").json()
-    assert body["status"] == "ok" and body["bundle"] == str((tiny_project / "data/bundle").resolve())
+    assert body["status"] == "ok" and body["bundle"] == "bundle" and "/" not in body["bundle"]  # no server path
+    assert body["ranking"]["title_ranking"] == gen_params(tiny_project)["evaluate"]["title_ranking"]
     assert body["songs"] > 0 and body["clusters"] > 0 and body["model_parameters"] > 0
     assert body["decode"]["playlist_length"] == 20
 
@@ -74,6 +81,7 @@ BAD = [
     ("post", "/api/playlist", {"n": 5}, 422, "title"),
     ("post", "/api/playlist", {"title": "rain", "n": 0}, 422, "n"),
     ("post", "/api/playlist", {"title": "rain", "n": 501}, 422, "n"),
+    ("post", "/api/playlist", {"title": "rain", "n": "5"}, 422, "n"),  # a number, not a string that reads as one
     ("post", "/api/playlist", {"title": "rain", "n": "many"}, 422, "n"),
     ("post", "/api/playlist", {"title": "rain", "format": "xml"}, 422, "format"),
     ("post", "/api/playlist", {"title": "rain", "temperature": 0}, 422, "temperature"),
