@@ -193,15 +193,16 @@ def test_a_title_naming_an_artist_gets_the_artists_songs_first(gen, tiny_project
 
 def test_ranked_slots_draw_the_ranked_lists_cluster_mix(gen):
     """evaluate.draw_slots ranked: a drawn playlist takes as many songs from each cluster as the ranked list holds,
-    still drawn (a re-roll differs), and a bundle without the key draws one song per generated cluster as before."""
+    still drawn (a re-roll differs); with draw_slots generated it draws one song per generated cluster."""
     from collections import Counter
+    from dataclasses import replace
 
     title, n = "rainy sunday piano", 10
     clusters = gen.generate_clusters(title, n)
     mix = Counter(gen.index.cluster_of_song[s] for s in gen.ranked_songs(title, clusters, n))
-    saved = dict(gen.decode_defaults)
+    saved = gen.ranking
     try:
-        gen.decode_defaults["draw_slots"] = "ranked"
+        gen.ranking = replace(saved, draw_slots="ranked")
         draws = [gen.playlist_from_clusters(title, clusters, n, seed) for seed in range(5)]
         for drawn in draws:
             assert len(drawn) == n and Counter(t.cluster for t in drawn) == mix
@@ -209,12 +210,11 @@ def test_ranked_slots_draw_the_ranked_lists_cluster_mix(gen):
         behind = list(dict.fromkeys(t.cluster for t in draws[0]))  # what the server describes and a re-roll sends
         again = gen.playlist_from_clusters(title, behind, n, 9, within=True)
         assert Counter(t.cluster for t in again) == mix  # the same slots, drawn inside the clusters it was sent
-        gen.decode_defaults.pop("draw_slots")
+        gen.ranking = replace(saved, draw_slots="generated")
         drawn = gen.playlist_from_clusters(title, clusters, n, 0)
         assert len({t.cluster for t in drawn}) == n  # one per distinct generated cluster
     finally:
-        gen.decode_defaults.clear()
-        gen.decode_defaults.update(saved)
+        gen.ranking = saved
 
 
 def test_cluster_distributions_are_computed_once_per_title_and_kept(gen):
