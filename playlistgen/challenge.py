@@ -152,10 +152,10 @@ def write_submission(path: str | Path, answers: dict[str, list[str]], team: str,
             writer.writerow([pid, *songs])
 
 
-def score_answers(answers: dict[str, list[str]], truth: dict[str, list[str]],
-                  keep: set[str] | None = None) -> dict:
-    """R-precision, NDCG over the 500 and clicks (track level; the challenge also gives artist-level partial
-    credit in R-precision, not counted here), macro-averaged over playlists with held-out tracks."""
+def playlist_scores(answers: dict[str, list[str]], truth: dict[str, list[str]],
+                    keep: set[str] | None = None) -> dict[str, list[float]]:
+    """Per metric, each scored playlist's value, in the order of `answers` (playlists with held-out tracks, and in
+    `keep` when given): R-precision, NDCG over the 500, clicks, recall@500."""
     rows: dict[str, list[float]] = {"r_precision": [], "ndcg": [], "clicks": [], "recall@500": []}
     for pid, ranked in answers.items():
         held = set(truth.get(pid, ()))
@@ -165,19 +165,50 @@ def score_answers(answers: dict[str, list[str]], truth: dict[str, list[str]],
         rows["ndcg"].append(ndcg_at_k(ranked, held, len(ranked)))
         rows["clicks"].append(clicks(ranked, held))
         rows["recall@500"].append(len(held & set(ranked)) / len(held))
+    return rows
+
+
+def score_answers(answers: dict[str, list[str]], truth: dict[str, list[str]],
+                  keep: set[str] | None = None) -> dict:
+    """R-precision, NDCG over the 500 and clicks (track level; the challenge also gives artist-level partial
+    credit in R-precision, not counted here), macro-averaged over playlists with held-out tracks."""
+    rows = playlist_scores(answers, truth, keep)
     return {"playlists": len(rows["ndcg"]), **{k: round(mean(v), 4) for k, v in rows.items()}}
+
+
+LOOKUPS = ("title_knn", "tfidf_word_knn")  # the title lookups the model methods are compared with
+
+
+def intervals_vs_strongest_lookup(methods: dict[str, dict[str, list[str]]], truth: dict[str, list[str]],
+                                  keep: set[str], seed: int, resamples: int = 2000) -> dict:
+    """Per metric (R-precision, NDCG), the title lookup with the best mean over the named playlists and the paired
+    bootstrap 95% interval of each model method minus it (clicks: lower is better, so it is left out)."""
+    from .metrics import paired_bootstrap
+
+    lookups = [name for name in LOOKUPS if name in methods]
+    if not lookups:
+        return {}
+    rows = {name: playlist_scores(answers, truth, keep) for name, answers in methods.items()}
+    out = {}
+    for metric in ("r_precision", "ndcg"):
+        best = max(lookups, key=lambda name: mean(rows[name][metric]))
+        out[metric] = {"baseline": best, **{
+            name: paired_bootstrap(rows[name][metric], rows[best][metric], resamples, seed)
+            for name in METHODS if name in rows}}
+    return out
 
 
 def evaluate_challenge(gen, playlists: list[ChallengePlaylist], truth: dict[str, list[str]] | None,
                        n_clusters: int, train_path: str | Path | None = None, knn_neighbours: int | None = None,
                        knn_ngram: tuple[int, int] | None = None, batch_size: int = 64, method: str = "model_knn",
-                       anchor_neighbours: int = 50) -> tuple[dict[str, list[str]], dict]:
+                       anchor_neighbours: int = 50, bootstrap_seed: int = 0) -> tuple[dict[str, list[str]], dict]:
     """`method`'s answers and, with `truth`, the scores of both model methods (the other one answered too: the
     model alone is always reported beside what ships) beside popularity and, with the corpus's training split at
     `train_path`, the title lookups: title kNN (the bundle's evaluate.knn_neighbours and knn_ngram) and the plain
     word TF-IDF kNN (baselines.AnchorTitleKnn, `anchor_neighbours`), all filled to 500 the same way. Each method
     also gets distinct_top10_share and commonest_song_top10_share (the share of named titles whose top 10 hold the
-    song most top-10 lists hold: one song answering every title shows there)."""
+    song most top-10 lists hold: one song answering every title shows there), and with `train_path` each model
+    method's paired bootstrap interval against the strongest title lookup (seeded with `bootstrap_seed`)."""
     popular = popular_songs(gen)
     t0 = time.perf_counter()
     answers, clusters = answer(gen, playlists, n_clusters, batch_size, popular=popular, method=method)
@@ -220,6 +251,7 @@ def evaluate_challenge(gen, playlists: list[ChallengePlaylist], truth: dict[str,
           for p in named if truth.get(p.pid)]
     report["methods"][method]["named"]["expansion_f1"] = round(mean(f1), 4)
     report["method"] = method
+    report["ci95_vs_strongest_lookup"] = intervals_vs_strongest_lookup(methods, truth, named_ids, bootstrap_seed)
     report["missing_truth"] = len(missing)
     return answers, report
 

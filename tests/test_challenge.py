@@ -84,6 +84,10 @@ def test_challenge_round_trip_on_the_tiny_bundle(tiny_project, tmp_path, capsys)
     assert a["method"] == "model" and a["methods"]["model"]["all"] == m["methods"]["model"]["all"]
     assert a["methods"]["model_knn"]["all"] == model["all"]
     assert m["methods"]["model"]["all"] != model["all"]  # the lookups change the ranking
+    ci = m["ci95_vs_strongest_lookup"]["r_precision"]
+    assert ci["baseline"] in ("title_knn", "tfidf_word_knn") and ci["model"]["lo"] <= ci["model"]["diff"] <= ci["model"]["hi"]
+    assert ci["model"]["diff"] == pytest.approx(
+        m["methods"]["model"]["named"]["r_precision"] - m["methods"][ci["baseline"]]["named"]["r_precision"], abs=2e-4)
     before = submission.read_bytes()
     out_set.write_text('{"playlists": [')
     assert admin_main(["challenge", "--bundle", str(tiny_project / "data/bundle"), "--challenge-set", str(out_set),
