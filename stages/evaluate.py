@@ -16,7 +16,12 @@ def main(params: dict) -> None:
     write_json("metrics/evaluate_val.json", out.validation)
     write_json("metrics/metrics_at_k.json", out.metrics_at_k)
     write_text("metrics/samples.md", out.samples)
-    accelerator.print({k: v.get("expansion_f1") for k, v in out.test.items() if "expansion_f1" in v})
+    shown = ("ndcg@10", "r_precision", "expansion_f1")
+    lines = [f"{'test split':<16}" + "".join(f"{m:>14}" for m in shown)]
+    lines += [f"{name:<16}" + "".join(f"{v[m]:>14.4f}" for m in shown)
+              for name, v in out.test.items()
+              if isinstance(v, dict) and all(isinstance(v.get(m), float) for m in shown)]
+    accelerator.print("\n".join(lines))
 
 
 if __name__ == "__main__":

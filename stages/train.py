@@ -10,7 +10,9 @@ def main(params: dict) -> None:
     summary = run_training(params)
     if summary is not None:  # the main process
         write_json("metrics/train.json", summary)
-        print(summary)
+        print(f"train: best validation loss {summary['best_val_loss']} at epoch {summary['best_epoch']} of "
+              f"{summary['epochs_run']}, {summary['steps']} steps, {summary['train_seconds']} s "
+              f"({summary['tokens_per_s']} tokens/s, {summary['device']})")
 
 
 if __name__ == "__main__":
