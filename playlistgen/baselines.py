@@ -137,32 +137,28 @@ class AnchorTitleKnn:
     the summed cosine of the neighbours holding it, ties broken by training popularity. No cluster size
     normalisation, no title profile: the anchor every method here must beat (evaluate.anchor_*)."""
 
-    def __init__(self, name: str, train: list[Example], neighbours: int, similarities, cluster_sizes=None):
+    def __init__(self, name: str, train: list[Example], neighbours: int, similarities):
+        """`similarities`: titles -> (titles, training playlists) cosine matrix."""
         self.name, self.train, self.neighbours, self.similarities = name, train, neighbours, similarities
-        self.cluster_sizes = cluster_sizes
         self.popularity = Counter(s for e in train for s in set(e.song_ids))
 
     @classmethod
-    def word_tfidf(cls, train: list[Example], neighbours: int, ngram_range: tuple[int, int], cluster_sizes=None):
+    def word_tfidf(cls, train: list[Example], neighbours: int, ngram_range: tuple[int, int]) -> "AnchorTitleKnn":
         from sklearn.feature_extraction.text import TfidfVectorizer
 
         vectorizer = TfidfVectorizer(analyzer="word", ngram_range=tuple(ngram_range), lowercase=True,
                                      sublinear_tf=True, token_pattern=r"(?u)\b\w+\b")  # keep 1-letter words, CJK
         matrix = vectorizer.fit_transform([e.title for e in train])
-        return cls("tfidf_word_knn", train, neighbours, lambda titles: (vectorizer.transform(titles) @ matrix.T).toarray(),
-                   cluster_sizes)
+        return cls("tfidf_word_knn", train, neighbours,
+                   lambda titles: (vectorizer.transform(titles) @ matrix.T).toarray())
 
     @classmethod
-    def dense(cls, train: list[Example], neighbours: int, encoder=None, cluster_sizes=None):
-        if encoder is None:
-            from .embed import sentence_model
-
-            model = sentence_model()
-            encode = lambda texts: model.encode(texts, batch_size=256, normalize_embeddings=True)  # noqa: E731
-        else:
-            encode = encoder.sentence_vectors
-        matrix = encode([e.title for e in train])
-        return cls("minilm_knn", train, neighbours, lambda titles: encode(titles) @ matrix.T, cluster_sizes)
+    def dense(cls, train: list[Example], neighbours: int, encoder=None,
+              dense_knn: DenseTitleKnnBaseline | None = None) -> "AnchorTitleKnn":
+        """Over MiniLM title vectors: those of `dense_knn` (the title_knn_dense baseline over the same training
+        playlists) when given, so the training titles are encoded once, else encoded here."""
+        dense_knn = dense_knn or DenseTitleKnnBaseline(train, neighbours, encoder=encoder)
+        return cls("minilm_knn", train, neighbours, dense_knn.similarities)
 
     def recommend(self, titles: list[str], n_clusters: list[int], n_songs: int) -> list[Recommendation]:
         out = []

@@ -22,6 +22,7 @@ from pathlib import Path
 from .catalog import LoadReport, clean_title
 from .io import DataError, atomic_path, read_json, write_json
 from .metrics import commonest_item_share, mean, ndcg_at_k, r_precision, set_precision_recall_f1, top_list_diversity
+from .ranking import METHODS
 
 log = logging.getLogger(__name__)
 
@@ -107,20 +108,14 @@ def popular_songs(gen) -> list[str]:
     return sorted(gen.songs, key=lambda s: -gen.ranking_weights[s])
 
 
-METHODS = ("model_knn", "model")  # what ships (the lookups fused in), and the generative model alone
-
-
 def answer(gen, playlists: list[ChallengePlaylist], n_clusters: int, batch_size: int = 64,
            beams: int | None = None, popular: list[str] | None = None, method: str = "model_knn"
            ) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
     """(pid -> 500 ranked track URIs, pid -> generated clusters) for every playlist, titles decoded in batches.
     `method`: model_knn (the bundle's nearest-title fusion and artist lookup, as generate-playlist ranks) or model
-    (the generated clusters' songs alone, as `generate-playlist --no-knn`)."""
-    if method not in METHODS:
-        raise DataError(f"--method {method!r}: use one of {', '.join(METHODS)}.")
-    if method == "model_knn" and not gen.fusion_weight:
-        raise DataError("this bundle fuses no nearest titles (evaluate.knn_fusion 0), so model_knn is the model "
-                        "alone; pass --method model.")
+    (the generated clusters' songs alone, as `generate-playlist --no-knn`); ranking.RankingPolicy.for_method
+    refuses anything else."""
+    gen.ranking.for_method(method)
     saved = gen.fusion_weight
     gen.fusion_weight = saved if method == "model_knn" else 0.0
     try:
@@ -181,21 +176,15 @@ LOOKUPS = ("title_knn", "tfidf_word_knn")  # the title lookups the model methods
 
 def intervals_vs_strongest_lookup(methods: dict[str, dict[str, list[str]]], truth: dict[str, list[str]],
                                   keep: set[str], seed: int, resamples: int = 2000) -> dict:
-    """Per metric (R-precision, NDCG), the title lookup with the best mean over the named playlists and the paired
-    bootstrap 95% interval of each model method minus it (clicks: lower is better, so it is left out)."""
-    from .metrics import paired_bootstrap
+    """Per metric (R-precision, NDCG; clicks is lower-better, left out), the title lookup with the best mean over
+    the named playlists and the paired bootstrap 95% interval of each model method minus it (realdev.vs_strongest)."""
+    from .realdev import vs_strongest
 
-    lookups = [name for name in LOOKUPS if name in methods]
-    if not lookups:
-        return {}
-    rows = {name: playlist_scores(answers, truth, keep) for name, answers in methods.items()}
-    out = {}
-    for metric in ("r_precision", "ndcg"):
-        best = max(lookups, key=lambda name: mean(rows[name][metric]))
-        out[metric] = {"baseline": best, **{
-            name: paired_bootstrap(rows[name][metric], rows[best][metric], resamples, seed)
-            for name in METHODS if name in rows}}
-    return out
+    rows = {}
+    for name, answers in methods.items():
+        scores = playlist_scores(answers, truth, keep)
+        rows[name] = [dict(zip(scores, values)) for values in zip(*scores.values())]
+    return vs_strongest(rows, resamples, seed, baselines=LOOKUPS, metrics=("r_precision", "ndcg"))
 
 
 def evaluate_challenge(gen, playlists: list[ChallengePlaylist], truth: dict[str, list[str]] | None,

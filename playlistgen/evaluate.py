@@ -99,15 +99,14 @@ def baseline_recommendations(titles: list[str], n_clusters: list[int], n_songs: 
     recs = {"popularity": PopularityBaseline(train).recommend(titles, n_clusters, n_songs),
             "title_knn": knn.recommend(titles, n_clusters, n_songs),
             "exact_title": ExactTitleBaseline(train, knn, sizes).recommend(titles, n_clusters, n_songs)}
-    if dense:
-        recs["title_knn_dense"] = DenseTitleKnnBaseline(train, neighbours, sizes, title_encoder).recommend(
-            titles, n_clusters, n_songs)
+    dense_knn = DenseTitleKnnBaseline(train, neighbours, sizes, title_encoder) if dense else None
+    if dense_knn is not None:
+        recs["title_knn_dense"] = dense_knn.recommend(titles, n_clusters, n_songs)
     if anchors is not None:
-        word = AnchorTitleKnn.word_tfidf(train, anchors["anchor_word_neighbours"], anchors["anchor_word_ngram"], sizes)
-        recs[word.name] = word.recommend(titles, n_clusters, n_songs)
-        if dense:
-            minilm = AnchorTitleKnn.dense(train, anchors["anchor_dense_neighbours"], title_encoder, sizes)
-            recs[minilm.name] = minilm.recommend(titles, n_clusters, n_songs)
+        lookups = [AnchorTitleKnn.word_tfidf(train, anchors["anchor_word_neighbours"], anchors["anchor_word_ngram"])]
+        if dense_knn is not None:
+            lookups.append(AnchorTitleKnn.dense(train, anchors["anchor_dense_neighbours"], dense_knn=dense_knn))
+        recs.update({lookup.name: lookup.recommend(titles, n_clusters, n_songs) for lookup in lookups})
     if tags_of_song is not None:
         recs["tag_match"] = TagMatchBaseline(train, tags_of_song, index.cluster_of_song, sizes).recommend(
             titles, n_clusters, n_songs)

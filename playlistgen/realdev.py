@@ -11,6 +11,8 @@ from .metrics import (commonest_item_share, jaccard, label_precision_at_k, mean,
                       recall_at_k, set_precision_recall_f1, top_list_diversity)
 
 HEADLINE = ("genre@{k}", "subgenre@{k}", "ndcg@{k}", "recall@{k}", "cluster_f1")
+MODEL_METHODS = ("model", "model_knn", "drawn", "model_drawn")  # the model alone and what ships (drawn: sampled)
+BASELINES = ("title_knn", "exact_title", "title_knn_dense", "tfidf_word_knn", "minilm_knn", "popularity")
 
 
 def song_labels(train, labels: dict, field: str) -> dict[str, str]:
@@ -72,16 +74,16 @@ def summarise(rows: dict[str, list[dict]], answers: dict[str, list[list[str]]], 
                                       for name in MODEL_METHODS if name in rows and "title_profile" in rows}}
 
 
-MODEL_METHODS = ("model", "model_knn", "drawn", "model_drawn")  # the model alone and what ships (drawn: sampled)
-BASELINES = ("title_knn", "exact_title", "title_knn_dense", "tfidf_word_knn", "minilm_knn", "popularity")
-
-
-def vs_strongest(rows: dict[str, list[dict]], resamples: int, seed: int) -> dict:
-    """Per headline metric, the title lookup with the best mean (BASELINES present in `rows`) and the paired
-    bootstrap 95% interval of each model method minus it: the comparison a method has to win."""
-    baselines = [name for name in BASELINES if name in rows]
+def vs_strongest(rows: dict[str, list[dict]], resamples: int, seed: int, baselines=BASELINES,
+                 metrics: tuple[str, ...] | None = None) -> dict:
+    """Per metric (`metrics`, or every one but labelled@K; higher must be better), the baseline with the best mean
+    (those of `baselines` present in `rows`) and the paired bootstrap 95% interval of each model method minus it:
+    the comparison a method has to win. Also used by `playlistgen challenge`."""
+    baselines = [name for name in baselines if name in rows]
+    if not baselines:
+        return {}
     out = {}
-    for metric in [m for m in rows[baselines[0]][0] if not m.startswith("labelled")] if baselines else []:
+    for metric in metrics or [m for m in rows[baselines[0]][0] if not m.startswith("labelled")]:
         best = max(baselines, key=lambda name: mean([r[metric] for r in rows[name]]))
         out[metric] = {"baseline": best, **{
             name: paired_bootstrap([r[metric] for r in rows[name]], [r[metric] for r in rows[best]], resamples, seed)

@@ -41,9 +41,12 @@ THREAD_CHECK_S = 30.0  # how often the decode thread re-measures how many cores 
 
 class PlaylistRequest(BaseModel):
     title: str = Field(min_length=1, max_length=MAX_TITLE_CHARS, description="title or mood, any language")
-    n: int | None = Field(None, strict=True, ge=1, le=MAX_SONGS, description="songs (default: the bundle's playlist_length)")
+    # strict: a number must be a JSON number ("n": "5" is refused, not read as 5)
+    n: int | None = Field(None, strict=True, ge=1, le=MAX_SONGS,
+                          description="songs (default: the bundle's playlist_length)")
     seed: int | None = Field(None, strict=True, ge=0, le=2**32 - 1, description="repeatable draw; none = a fresh one")
-    temperature: float | None = Field(None, strict=True, gt=0, le=MAX_TEMPERATURE, description="sample clusters instead of beam search")
+    temperature: float | None = Field(None, strict=True, gt=0, le=MAX_TEMPERATURE,
+                                      description="sample clusters instead of beam search")
     beams: int | None = Field(None, strict=True, ge=1, le=MAX_BEAMS, description="beam width (default: the bundle's)")
     ranked: bool = Field(False, description="the top n of the ranked list the evaluate stage scores, the same each "
                                             "time, instead of one song drawn per cluster slot")
