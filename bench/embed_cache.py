@@ -41,8 +41,8 @@ def main(argv=None) -> int:
     parser.add_argument("--songs", default=str(ROOT / "data" / "raw" / "songs.jsonl"))
     parser.add_argument("--texts", type=int, default=3000)
     args = parser.parse_args(argv)
-    from playlistgen.embed import SentenceCache, sentence_model, sentence_model_id
-    from playlistgen.threads import configure
+    from playlistgen.data.embed import SentenceCache, sentence_model, sentence_model_id
+    from playlistgen.common.threads import configure
 
     configure()
     path = Path(args.songs)

@@ -13,8 +13,8 @@ import time
 
 import torch
 
-from playlistgen.corpus import read_examples
-from playlistgen.decode import ClusterConstraint, DecodeConfig, generate_clusters
+from playlistgen.data.corpus import read_examples
+from playlistgen.inference.decode import ClusterConstraint, DecodeConfig, generate_clusters
 
 from _common import ROOT, bundle_parser, median_seconds
 

@@ -55,7 +55,7 @@ def run_ours(x, levels: int, k: int, iters: int) -> tuple[float, float]:
     """Train + encode; x is a numpy array or a tensor (on the GPU: timed without the host-to-device copy)."""
     import torch
 
-    from playlistgen.quantize import train_rq_kmeans
+    from playlistgen.ids.quantize import train_rq_kmeans
 
     if torch.cuda.is_available():
         torch.cuda.synchronize()
@@ -76,7 +76,7 @@ def rqvae_fast_mode(n: int = 50_000, dim: int = 32) -> None:
 
     code = f"""
 import os, threading, time, numpy as np, torch
-from playlistgen.rqvae import RQVAEConfig, train_rq_vae
+from playlistgen.ids.rqvae import RQVAEConfig, train_rq_vae
 def rss_mb():
     with open("/proc/self/statm") as f:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20

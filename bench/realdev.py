@@ -115,8 +115,8 @@ def read_labels(path: Path) -> dict[str, dict]:
 
 def split_playlists(params: dict, split: str) -> list:
     """The catalog's playlists (full song lists, catalog.Playlist) that the corpus stage put in `split`."""
-    from playlistgen.catalog import load_catalog
-    from playlistgen.corpus import read_examples
+    from playlistgen.data.catalog import load_catalog
+    from playlistgen.data.corpus import read_examples
 
     by_id = {p.playlist_id: p for p in load_catalog(params["base"]["raw_dir"], feature_names=[]).playlists}
     return [by_id[x.playlist_id] for x in read_examples(Path(params["base"]["work_dir"]) / "corpus" / f"{split}.jsonl")]
@@ -127,9 +127,9 @@ def answers_for(params: dict, evaluated: list) -> tuple[dict[str, list[list[str]
     index, a second draw of the drawn methods)."""
     import torch
 
-    from playlistgen.evaluate import baseline_recommendations
-    from playlistgen.catalog import load_catalog
-    from playlistgen.recommend import Recommender
+    from playlistgen.evaluation.evaluate import baseline_recommendations
+    from playlistgen.data.catalog import load_catalog
+    from playlistgen.inference.recommend import Recommender
 
     base, e = params["base"], params["evaluate"]
     work = Path(base["work_dir"])
@@ -145,8 +145,8 @@ def answers_for(params: dict, evaluated: list) -> tuple[dict[str, list[list[str]
         e["knn_neighbours"], tuple(e["knn_ngram"]), True, recommender.profiles, recommender.title_encoder,
         recommender.title_weight, {s: v.tags for s, v in catalog.songs.items()}, anchors=e)
     answers.update({name: [r.songs for r in recs] for name, recs in baselines.items()})
-    from playlistgen.evaluate import model_recommendations
-    from playlistgen.realdev import oracle_clusters
+    from playlistgen.inference.recommend import model_recommendations
+    from playlistgen.evaluation.realdev import oracle_clusters
 
     # the oracle ceiling: the truth's own clusters, ranked as the model's are (what a perfect generator would score)
     oracle = oracle_clusters([p.song_ids for p in evaluated], train, recommender.index.cluster_of_song,
@@ -164,7 +164,7 @@ def drawn_playlists(bundle: Path, titles: list[str], n: int, seed: int) -> tuple
     """What `generate-playlist` gives (one song drawn per cluster slot), from the exported bundle: "drawn" with
     its defaults (model_knn's order), "model_drawn" with --no-knn; title i drawn with seed + i. Returns (those
     playlists, a second draw of each title with seed + len(titles) + i: what asking again gives)."""
-    from playlistgen.generator import PlaylistGenerator
+    from playlistgen.inference.generator import PlaylistGenerator
 
     generator = PlaylistGenerator(bundle)
     clusters = generator.generate_clusters_batch(titles, n)
@@ -182,8 +182,8 @@ def tokenization_report(params: dict, train: list, labels: dict) -> dict:
     and the quantize stage's code usage (metrics/quantize.json of this work folder)."""
     import numpy as np
 
-    from playlistgen.io import read_jsonl
-    from playlistgen.realdev import song_labels, tokenization
+    from playlistgen.common.io import read_jsonl
+    from playlistgen.evaluation.realdev import song_labels, tokenization
 
     work = Path(params["base"]["work_dir"])
     rows = [r for _, r in read_jsonl(work / "quantize" / "song_semantic_ids.jsonl")]
@@ -198,7 +198,7 @@ def tokenization_report(params: dict, train: list, labels: dict) -> dict:
 def evaluate_titles(params: dict, evaluated: list, part: str, labels: dict) -> tuple[dict, dict, dict, list[str]]:
     """(report, per-playlist rows, answers, playlist ids) of every method on the titles of `evaluated`, the playlists
     of `part` (val, test or heldout)."""
-    from playlistgen.realdev import playlist_rows, redraw_variety, song_labels, summarise
+    from playlistgen.evaluation.realdev import playlist_rows, redraw_variety, song_labels, summarise
 
     answers, train, index, redrawn = answers_for(params, evaluated)
     e = params["evaluate"]
@@ -241,9 +241,9 @@ def heldout_playlists(directory: Path, songs_table: Path, development_ids: set[s
     model trained on all of --data: (catalog.Playlist list, their labels). Songs missing from --data's song table
     cannot be answered and are left out of the truth (counted in the log); a playlist that is also in --data would
     be scored on its own training data, so that is refused."""
-    from playlistgen.catalog import LoadReport, Playlist
-    from playlistgen.io import DataError
-    from playlistgen.tables import read_playlists_table, read_songs_table
+    from playlistgen.data.catalog import LoadReport, Playlist
+    from playlistgen.common.io import DataError
+    from playlistgen.data.tables import read_playlists_table, read_songs_table
 
     playlists_path, labels_path = directory / "playlists.csv", directory / "playlist_labels.csv"
     for path in (playlists_path, labels_path):
@@ -278,7 +278,7 @@ def keyed_rows(seed: int, rows: dict[str, list[dict]], ids: list[str]) -> dict[s
 def compare_runs(now: dict, before: dict, resamples: int, seed: int) -> dict:
     """Per method in both runs, paired bootstrap intervals of (this run - the other run) over the playlists they
     share (same split seeds and part): whether a change of params moved a method beyond noise."""
-    from playlistgen.metrics import paired_bootstrap
+    from playlistgen.evaluation.metrics import paired_bootstrap
 
     shaped = isinstance(before, dict) and all(
         isinstance(rows, dict) and all(isinstance(r, dict) and all(isinstance(v, (int, float)) for v in r.values())
@@ -373,7 +373,7 @@ def main(argv=None) -> int:
         report["params"]["heldout"] = str(Path(args.heldout).resolve())
     keyed = keyed_rows(seeds[0], rows, ids)
     if len(seeds) > 1:
-        from playlistgen.realdev import pooled, pooled_redraw
+        from playlistgen.evaluation.realdev import pooled, pooled_redraw
 
         per_seed, parts = {seeds[0]: report}, [(rows, answers)]
         for seed in seeds[1:]:
@@ -392,7 +392,7 @@ def main(argv=None) -> int:
             "per_seed": {str(seed): {"playlists": r["playlists"], "methods": r["methods"],
                                      "tokenization": r["tokenization"]} for seed, r in per_seed.items()},
         }
-    from playlistgen.io import write_json
+    from playlistgen.common.io import write_json
 
     if before is not None:
         report["vs_against"] = {"rows": str(args.against),

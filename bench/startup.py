@@ -23,9 +23,9 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
     floor = wall([sys.executable, "-c", "import torch, transformers"], args.repeats)
-    command = wall([sys.executable, "-m", "playlistgen.cli", "rainy sunday piano", "-n", "20", "--format", "csv",
+    command = wall([sys.executable, "-m", "playlistgen.serving.cli", "rainy sunday piano", "-n", "20", "--format", "csv",
                     "--bundle", args.bundle], args.repeats)
-    probe = ("import time; t=time.perf_counter(); import playlistgen.generator as g; a=time.perf_counter(); "
+    probe = ("import time; t=time.perf_counter(); import playlistgen.inference.generator as g; a=time.perf_counter(); "
              f"gen=g.PlaylistGenerator({args.bundle!r}); b=time.perf_counter(); gen.generate('rainy sunday piano', 20);"
              " c=time.perf_counter(); print(f'{a-t:.2f} {b-a:.2f} {c-b:.2f}')")
     imports, load, first = map(float, subprocess.run([sys.executable, "-c", probe], check=True, capture_output=True,

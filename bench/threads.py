@@ -5,7 +5,7 @@
 Decodes test titles with the bundle (20-song policy, beam 4, batch 64) with 1 thread and with as many as the
 process has cores, first on an otherwise idle machine, then while a second process spins on one core. Prints ms per
 title for each, the ratio of each to the reference (the configured setting on an idle machine), and which one
-playlistgen.threads.configure() picks in each situation. On 2 cores torch's default of one thread per core slows
+playlistgen.common.threads.configure() picks in each situation. On 2 cores torch's default of one thread per core slows
 several-fold as soon as another process runs.
 """
 from __future__ import annotations
@@ -40,7 +40,8 @@ def main() -> None:
     parser.add_argument("--bundle", default=str(ROOT / "data/bundle"))
     parser.add_argument("--titles", type=int, default=128)
     args = parser.parse_args()
-    from playlistgen import PlaylistGenerator, threads
+    from playlistgen import PlaylistGenerator
+    from playlistgen.common import threads
 
     gen = PlaylistGenerator(args.bundle)
     configured = threads.configure()
@@ -64,10 +65,10 @@ def main() -> None:
                 stop.set()
                 worker.join()
     reference = rows[("idle", configured)]
-    print(f"{cores} cores available; playlistgen.threads sets {configured} thread(s) (reference: that, idle, "
+    print(f"{cores} cores available; playlistgen.common.threads sets {configured} thread(s) (reference: that, idle, "
           f"{reference:.1f} ms/title)")
     for (label, n), ms in rows.items():
-        mark = "  <- playlistgen.threads.configure() picks this" if picks[label] == n else ""
+        mark = "  <- playlistgen.common.threads.configure() picks this" if picks[label] == n else ""
         print(f"  {label:>22}, {n} thread(s): {ms:7.1f} ms/title  ({ms / reference:.2f}x the reference){mark}")
 
 

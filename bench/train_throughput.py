@@ -4,7 +4,7 @@
     python bench/train_throughput.py --compile      # also torch.compile both (GPU)
 
 Reference: the same T5 config, the same batches (pre-collated in memory: no data loading), AdamW (fused on GPU),
-bf16 autocast on GPU, no Accelerate, no clipping, no scheduler, no logging. Ours: playlistgen.train.train_model
+bf16 autocast on GPU, no Accelerate, no clipping, no scheduler, no logging. Ours: playlistgen.modeling.train.train_model
 (Accelerate, DataLoader with length bucketing, clipping, warmup+cosine, per-step logging) over the same examples.
 Tokens are non-padding source + target tokens. Prints both, the ratio ours / reference, and peak memory.
 Data: the default corpus (data/work/corpus, run `dvc repro corpus` first) or synthetic examples of its shape.
@@ -30,11 +30,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from playlistgen.corpus import Example, read_examples
-from playlistgen.model import build_model, count_parameters
-from playlistgen.tokenizer import CodeVocab, load_tokenizer, train_tokenizer
-from playlistgen.batches import EncodedExample, encode_examples, make_loader
-from playlistgen.train import TrainConfig, make_accelerator, resolve_precision, resolve_workers, train_model
+from playlistgen.data.corpus import Example, read_examples
+from playlistgen.modeling.model import build_model, count_parameters
+from playlistgen.modeling.tokenizer import CodeVocab, load_tokenizer, train_tokenizer
+from playlistgen.modeling.batches import EncodedExample, encode_examples, make_loader
+from playlistgen.modeling.train import TrainConfig, make_accelerator, resolve_precision, resolve_workers, train_model
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -6,7 +6,7 @@ __all__ = ["PlaylistGenerator"]
 
 def __getattr__(name):  # import torch and transformers only when the generator is asked for
     if name == "PlaylistGenerator":
-        from .generator import PlaylistGenerator
+        from playlistgen.inference.generator import PlaylistGenerator
 
         return PlaylistGenerator
     raise AttributeError(name)

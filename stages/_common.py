@@ -6,14 +6,14 @@ import os
 import sys
 from pathlib import Path
 
-from playlistgen.io import DataError
+from playlistgen.common.io import DataError
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def load_params(path: str | Path = ROOT / "params.yaml") -> dict:
-    """params.yaml, validated (playlistgen.params): a bad key is one DataError before any work."""
-    from playlistgen.params import load
+    """params.yaml, validated (playlistgen.common.params): a bad key is one DataError before any work."""
+    from playlistgen.common.params import load
 
     return load(path)
 
@@ -40,8 +40,8 @@ def run_checks():
 def run(main) -> None:
     """Run a stage's main(): a bad params.yaml or input ends it with one `error:` line and exit 2, never a
     traceback (PLAYLISTGEN_DEBUG=1 shows it); a bug is one line naming it, exit 1."""
-    from playlistgen import threads
-    from playlistgen.entry import guarded
+    from playlistgen.common import threads
+    from playlistgen.common.entry import guarded
 
     setup_logging()
 

@@ -1,10 +1,10 @@
 """corpus stage: playlists -> (title, cluster ids) examples, train/val/test split, tokenizer."""
 from pathlib import Path
 
-from playlistgen.catalog import load_catalog
-from playlistgen.corpus import build_examples, order_targets, recommendable, split_examples
-from playlistgen.io import DataError, atomic_dir, read_json, write_json, write_jsonl
-from playlistgen.tokenizer import save_tokenizer, train_tokenizer
+from playlistgen.data.catalog import load_catalog
+from playlistgen.data.corpus import build_examples, order_targets, recommendable, split_examples
+from playlistgen.common.io import DataError, atomic_dir, read_json, write_json, write_jsonl
+from playlistgen.modeling.tokenizer import save_tokenizer, train_tokenizer
 
 from ._common import run
 

@@ -1,9 +1,9 @@
 """data stage: write the catalog (songs, playlists, feature sets) to base.raw_dir: the embedded synthetic world, an
 import of Spotify MPD slices, or of plain tables; catalogs without vectors get them embedded (importers.py)."""
-from playlistgen.importers import import_files_catalog, import_mpd_catalog
-from playlistgen.io import DataError
-from playlistgen.synth import generate_world, world_args, write_world
-from playlistgen.synth_v2 import generate_world_v2
+from playlistgen.data.importers import import_files_catalog, import_mpd_catalog
+from playlistgen.common.io import DataError
+from playlistgen.data.synth import generate_world, world_args, write_world
+from playlistgen.data.synth_v2 import generate_world_v2
 
 from ._common import run
 

@@ -1,8 +1,8 @@
-"""evaluate stage: model and model_knn vs baselines on the test playlists (playlistgen.report); writes
+"""evaluate stage: model and model_knn vs baselines on the test playlists (playlistgen.evaluation.report); writes
 metrics/evaluate.json, evaluate_val.json, metrics_at_k.json and samples.md."""
 from accelerate import Accelerator
-from playlistgen.io import write_json, write_text
-from playlistgen.report import evaluate
+from playlistgen.common.io import write_json, write_text
+from playlistgen.evaluation.report import evaluate
 
 from ._common import run
 

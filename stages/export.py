@@ -2,15 +2,15 @@
 from collections import Counter
 from pathlib import Path
 
-from playlistgen.bundle import export_bundle
-from playlistgen.catalog import load_songs
-from playlistgen.corpus import read_examples
-from playlistgen.decode import DecodePolicy
-from playlistgen.mentions import ArtistMentions
-from playlistgen.ranking import RankingPolicy
-from playlistgen.recommend import SongTitleProfiles
-from playlistgen.retrieval import FILE as RETRIEVAL_FILE
-from playlistgen.title_encoder import make_title_encoder
+from playlistgen.inference.bundle import export_bundle
+from playlistgen.data.catalog import load_songs
+from playlistgen.data.corpus import read_examples
+from playlistgen.inference.decode import DecodePolicy
+from playlistgen.lookup.mentions import ArtistMentions
+from playlistgen.inference.ranking import RankingPolicy
+from playlistgen.inference.recommend import SongTitleProfiles
+from playlistgen.lookup.retrieval import FILE as RETRIEVAL_FILE
+from playlistgen.modeling.title_encoder import make_title_encoder
 
 from ._common import run
 

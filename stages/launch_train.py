@@ -13,7 +13,7 @@ import shlex
 import subprocess
 import sys
 
-from playlistgen.launch import filter_launcher_traceback, launch_command
+from playlistgen.modeling.launch import filter_launcher_traceback, launch_command
 
 
 def main() -> int:

@@ -1,12 +1,12 @@
 """quantize stage: song feature sets -> semantic IDs, cluster index, codebooks and the collision report."""
 from pathlib import Path
 
-from playlistgen.catalog import FEATURES_DIR, load_songs
-from playlistgen.collisions import collision_report, prefix_report, size_histogram
-from playlistgen.features import read_song_vectors
-from playlistgen.io import write_json, write_jsonl
-from playlistgen.clusters import songs_in_cluster
-from playlistgen.quantize import fit_quantizer
+from playlistgen.data.catalog import FEATURES_DIR, load_songs
+from playlistgen.ids.collisions import collision_report, prefix_report, size_histogram
+from playlistgen.data.features import read_song_vectors
+from playlistgen.common.io import write_json, write_jsonl
+from playlistgen.ids.clusters import songs_in_cluster
+from playlistgen.ids.quantize import fit_quantizer
 
 from ._common import run
 

@@ -1,7 +1,7 @@
-"""train stage: T5 title -> cluster-ID model (playlistgen.trainer); run as `accelerate launch -m stages.train` (CPU, 1
+"""train stage: T5 title -> cluster-ID model (playlistgen.modeling.trainer); run as `accelerate launch -m stages.train` (CPU, 1
 or many GPUs) by stages/launch_train.py; writes work_dir/train/model and metrics/train.json."""
-from playlistgen.io import write_json
-from playlistgen.trainer import run_training
+from playlistgen.common.io import write_json
+from playlistgen.modeling.trainer import run_training
 
 from ._common import run
 

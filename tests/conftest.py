@@ -21,14 +21,14 @@ def pytest_collection_modifyitems(items):
 
 @pytest.fixture(scope="session")
 def tiny_world():
-    from playlistgen.synth import generate_world
+    from playlistgen.data.synth import generate_world
 
     return generate_world(seed=7, **TINY_WORLD)
 
 
 @pytest.fixture()
 def catalog_dir(tmp_path, tiny_world):
-    from playlistgen.synth import write_world
+    from playlistgen.data.synth import write_world
 
     write_world(tiny_world, tmp_path / "raw")
     return tmp_path / "raw"

@@ -70,7 +70,7 @@ def kmeans_args(**overrides) -> dict:
     """train_rq_kmeans keywords: params.yaml's quantize block (seed 0, no normalising) with `overrides`."""
     import yaml
 
-    from playlistgen.quantize import kmeans_options
+    from playlistgen.ids.quantize import kmeans_options
 
     block = yaml.safe_load((ROOT / "params.yaml").read_text())["quantize"]
     return {"seed": 0, "normalize": False, **kmeans_options(block), **overrides}

@@ -1,4 +1,4 @@
-"""Bad input to the table and MPD importers (`python -m playlistgen.importers`): each case exits 2 with one
+"""Bad input to the table and MPD importers (`python -m playlistgen.data.importers`): each case exits 2 with one
 `error:` line naming the culprit, no traceback, and the output catalog exactly as it was before."""
 import hashlib
 import json
@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from playlistgen.importers import main as importers_main
-from playlistgen.io import DataError
+from playlistgen.data.importers import main as importers_main
+from playlistgen.common.io import DataError
 
 SONGS = "song_id,title,artist\ns1,Rain,Calm Keys\ns2,Storm,Calm Keys\ns3,Thrash,Skull Riot\ns4,Night,Lo Fi\n"
 PLAYLISTS = "playlist_id,title,song_ids\np1,rain,s1|s2\np2,metal,s3|s4\np3,night,s4|s1\n"
@@ -117,7 +117,7 @@ def test_left_out_options_come_from_params_yaml(good, tmp_path_factory):
     without a params file they must be given, and the error says so."""
     import argparse
 
-    from playlistgen.importers import fill_defaults
+    from playlistgen.data.importers import fill_defaults
 
     args = argparse.Namespace(params=str(Path(__file__).resolve().parent.parent / "params.yaml"), seed=None,
                               val_share=None, test_share=0.3, collab_dim=None, min_track_frequency=None)
@@ -171,8 +171,8 @@ def test_bad_feature_file_is_named_with_the_right_reason(tmp_path, case):
 
     import numpy as np
 
-    from playlistgen.catalog import LoadReport, load_feature_set
-    from playlistgen.io import DataError
+    from playlistgen.data.catalog import LoadReport, load_feature_set
+    from playlistgen.common.io import DataError
 
     path = tmp_path / "audio.npz"
     if case == "truncated_array":  # a whole zip whose .npy member is cut short

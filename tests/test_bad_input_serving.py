@@ -10,8 +10,8 @@ import sys
 
 import pytest
 
-from playlistgen.cli import admin_main, main as cli_main, render
-from playlistgen.io import DataError
+from playlistgen.serving.cli import admin_main, main as cli_main, render
+from playlistgen.common.io import DataError
 
 
 @pytest.fixture(scope="module")
@@ -152,7 +152,7 @@ def gen(bundle):
 
 @pytest.mark.parametrize("title", ["", "   ", "\x1b\x07\n\t\x00", "\u200b\u200b", "\r\n"])
 def test_empty_titles_are_refused(gen, title):
-    from playlistgen.generator import TitleError
+    from playlistgen.inference.generator import TitleError
 
     with pytest.raises(TitleError, match="the title is empty"):
         gen.generate(title, n=3)
@@ -194,14 +194,14 @@ def test_more_songs_than_the_clusters_hold_gives_a_shorter_playlist(gen):
 def run_cli(args, **kw):
     from helpers import project_env
 
-    return subprocess.run([sys.executable, "-m", "playlistgen.cli", *args], env={**project_env(), **kw.pop("env", {})},
+    return subprocess.run([sys.executable, "-m", "playlistgen.serving.cli", *args], env={**project_env(), **kw.pop("env", {})},
                           capture_output=True, timeout=180, **kw)
 
 
 def test_output_piped_into_head_ends_quietly(bundle):
     from helpers import project_env
 
-    out = subprocess.run(f"{sys.executable} -m playlistgen.cli rain -n 40 --bundle {bundle} | head -1", shell=True,
+    out = subprocess.run(f"{sys.executable} -m playlistgen.serving.cli rain -n 40 --bundle {bundle} | head -1", shell=True,
                          env=project_env(), capture_output=True, text=True, timeout=180)
     assert out.returncode == 0 and out.stdout.count("\n") == 1
     assert "Traceback" not in out.stderr and "BrokenPipe" not in out.stderr
@@ -210,7 +210,7 @@ def test_output_piped_into_head_ends_quietly(bundle):
 def test_interactive_output_piped_into_head_ends_quietly_and_q_quits(bundle):
     from helpers import project_env
 
-    out = subprocess.run(f"(echo rock; sleep 1; echo :q) | {sys.executable} -m playlistgen.cli -i --bundle {bundle} "
+    out = subprocess.run(f"(echo rock; sleep 1; echo :q) | {sys.executable} -m playlistgen.serving.cli -i --bundle {bundle} "
                          "| head -1", shell=True, env=project_env(), capture_output=True, text=True, timeout=180)
     assert out.returncode == 0 and out.stdout.count("\n") == 1
     assert "Traceback" not in out.stderr and "BrokenPipe" not in out.stderr, out.stderr
@@ -228,7 +228,7 @@ def test_closed_stdin_and_non_utf8_title(bundle):
 
 
 def test_export_refuses_to_replace_a_folder_that_is_not_a_bundle(tmp_path, bundle):
-    from playlistgen.bundle import check_destination
+    from playlistgen.inference.bundle import check_destination
 
     precious = tmp_path / "photos"
     precious.mkdir()
@@ -274,7 +274,7 @@ def feature_dims(bundle, raw):
 
 def test_add_songs_interrupted_then_retried_completes_and_regeneration_keeps_them(copy, tmp_path, tiny_project,
                                                                                    monkeypatch):
-    import playlistgen.on_demand as on_demand
+    import playlistgen.inference.on_demand as on_demand
 
     songs, feats = new_songs(tmp_path, ["n1", "n2"], feature_dims(copy, tiny_project / "data/raw"))
     real = on_demand.write_jsonl

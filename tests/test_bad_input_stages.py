@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from helpers import copy_project, project_env
-from playlistgen.launch import filter_launcher_traceback, launch_command
+from playlistgen.modeling.launch import filter_launcher_traceback, launch_command
 
 
 @pytest.fixture(scope="module")
@@ -109,7 +109,7 @@ def test_one_process_runs_the_stage_without_a_launcher():
 
 
 def test_killed_runs_temporaries_are_swept_by_the_next_write(tmp_path):
-    from playlistgen.io import write_json
+    from playlistgen.common.io import write_json
 
     dead = tmp_path / ".out.json.999999999.abc.tmp"
     dead.write_text("partial")

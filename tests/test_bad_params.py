@@ -5,8 +5,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from playlistgen.io import DataError
-from playlistgen.params import validate
+from playlistgen.common.io import DataError
+from playlistgen.common.params import validate
 
 ROOT = Path(__file__).resolve().parent.parent
 PARAMS = yaml.safe_load((ROOT / "params.yaml").read_text())

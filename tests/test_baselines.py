@@ -4,12 +4,13 @@ import pytest
 
 from helpers import ROOT
 
-from playlistgen.baselines import (ExactTitleBaseline, PopularityBaseline, TagMatchBaseline, TitleKnnBaseline,
+from playlistgen.lookup.baselines import (ExactTitleBaseline, PopularityBaseline, TagMatchBaseline, TitleKnnBaseline,
                                    TitleProfileBaseline)
-from playlistgen.clusters import ClusterIndex
-from playlistgen.corpus import Example
-from playlistgen.evaluate import has_cjk, model_recommendations, score, unseen_wording
-from playlistgen.recommend import SongTitleProfiles
+from playlistgen.ids.clusters import ClusterIndex
+from playlistgen.data.corpus import Example
+from playlistgen.evaluation.evaluate import has_cjk, score, unseen_wording
+from playlistgen.inference.recommend import model_recommendations
+from playlistgen.inference.recommend import SongTitleProfiles
 
 TRAIN = [Example("p1", "rainy piano", ["0-0", "0-0", "1-0"], ["a", "b", "c"]),
          Example("p2", "Rainy  Piano", ["0-0", "2-0"], ["a", "e"]),
@@ -68,7 +69,7 @@ def test_song_title_profiles_and_title_aware_order():
     catalog = TitleProfileBaseline(profiles, weights, 5.0, _FixedEncoder(query), INDEX)
     assert catalog.recommend(["anything"], [2], 2)[0].songs == ["f", "g"]
     # the draw weights: the ranking score, scaled to a largest of 1, raised to the sharpness
-    from playlistgen.recommend import title_aware_weights
+    from playlistgen.inference.recommend import title_aware_weights
 
     plain_draw = title_aware_weights(profiles, query, ["a", "f"], 5.0, weights, None, 0.0, 1.0)
     cos_a = 0.4 / np.hypot(0.8, 0.4)
@@ -120,8 +121,8 @@ def policy(**changes):
     """The params.yaml ranking policy with `changes` (ranking.RankingPolicy)."""
     from dataclasses import replace
 
-    from playlistgen.params import load
-    from playlistgen.ranking import RankingPolicy
+    from playlistgen.common.params import load
+    from playlistgen.inference.ranking import RankingPolicy
 
     return replace(RankingPolicy.from_params(load(ROOT / "params.yaml")["evaluate"]), **changes)
 

@@ -3,8 +3,8 @@ import json
 import numpy as np
 import pytest
 
-from playlistgen.catalog import LoadReport, clean_title, load_catalog, load_feature_set, load_playlists, load_songs
-from playlistgen.io import DataError
+from playlistgen.data.catalog import LoadReport, clean_title, load_catalog, load_feature_set, load_playlists, load_songs
+from playlistgen.common.io import DataError
 
 
 def write_lines(path, lines):

@@ -5,10 +5,10 @@ import json
 
 import pytest
 
-from playlistgen.catalog import LoadReport
-from playlistgen.challenge import clicks, fill, read_challenge_set, score_answers
-from playlistgen.cli import admin_main
-from playlistgen.io import DataError
+from playlistgen.data.catalog import LoadReport
+from playlistgen.evaluation.challenge import clicks, fill, read_challenge_set, score_answers
+from playlistgen.serving.cli import admin_main
+from playlistgen.common.io import DataError
 
 
 def test_challenge_metrics_by_hand():

@@ -1,6 +1,6 @@
 import numpy as np
 
-from playlistgen.clusters import ClusterIndex, distinct, fusion_factors, ranked_slots, ranking_weights, sample_playlist
+from playlistgen.ids.clusters import ClusterIndex, distinct, fusion_factors, ranked_slots, ranking_weights, sample_playlist
 
 INDEX = ClusterIndex(2, 4, {"0-1": ["a", "b", "c"], "1-0": ["d"], "2-2": ["e", "f"]})
 
@@ -103,7 +103,7 @@ def test_named_songs_outside_the_clusters_keep_their_given_order_between_equal_s
     import subprocess
     import sys
 
-    script = ("from playlistgen.clusters import ClusterIndex\n"
+    script = ("from playlistgen.ids.clusters import ClusterIndex\n"
               "songs = ['n%d' % i for i in range(8)]\n"
               "index = ClusterIndex(2, 4, {'0-0': ['a'], '1-1': songs})\n"
               "print(','.join(index.ranked_songs(['0-0'], named=songs[::-1], popularity={'a': 1.0})))\n")

@@ -5,10 +5,10 @@ import csv
 import numpy as np
 import pytest
 
-from playlistgen import embed
-from playlistgen.catalog import FeatureSet, Playlist, load_catalog
-from playlistgen.collisions import prefix_report
-from playlistgen.features import combine_feature_sets, feature_weights
+from playlistgen.data import embed
+from playlistgen.data.catalog import FeatureSet, Playlist, load_catalog
+from playlistgen.ids.collisions import prefix_report
+from playlistgen.data.features import combine_feature_sets, feature_weights
 
 
 class FakeSentenceModel:
@@ -76,7 +76,7 @@ def test_weighted_feature_sets_by_hand():
 
 @pytest.mark.parametrize("bad", [{"a": 0}, {"a": -1}, {}, {"../x": 1}, ["a", 3]])
 def test_bad_feature_weights_are_refused_by_params(bad):
-    from playlistgen.params import weighted_names
+    from playlistgen.common.params import weighted_names
 
     assert weighted_names(bad) is not None
     assert weighted_names({"a": 2, "b": 1}) is None and weighted_names(["a"]) is None
@@ -97,9 +97,9 @@ def write_tables(directory, songs, playlists):
 def test_no_validation_or_test_playlist_reaches_any_song_vector_or_id(tmp_path, monkeypatch):
     """Import twice: the second time every validation and test playlist has another title and other songs. Every
     feature set, every popularity and every semantic ID must come out the same."""
-    from playlistgen.corpus import split_of
-    from playlistgen.importers import import_files_catalog
-    from playlistgen.params import load
+    from playlistgen.data.corpus import split_of
+    from playlistgen.data.importers import import_files_catalog
+    from playlistgen.common.params import load
     from stages import quantize
 
     monkeypatch.setattr(embed, "sentence_model", lambda: FakeSentenceModel())
@@ -149,8 +149,8 @@ def test_prefix_report_by_hand():
 
 
 def test_oracle_clusters_are_the_playlists_own_most_characteristic_ones():
-    from playlistgen.corpus import Example
-    from playlistgen.realdev import oracle_clusters
+    from playlistgen.data.corpus import Example
+    from playlistgen.evaluation.realdev import oracle_clusters
 
     cluster_of_song = {"a": "0-0", "b": "0-0", "c": "1-1", "d": "2-2"}
     train = [Example("t1", "x", [], ["a", "c"]), Example("t2", "y", [], ["b", "c"])]
@@ -160,7 +160,7 @@ def test_oracle_clusters_are_the_playlists_own_most_characteristic_ones():
 
 
 def test_strongest_baseline_is_the_one_with_the_best_mean():
-    from playlistgen.realdev import vs_strongest
+    from playlistgen.evaluation.realdev import vs_strongest
 
     rows = {"model": [{"genre@20": 0.9}, {"genre@20": 0.7}], "title_knn": [{"genre@20": 0.5}, {"genre@20": 0.5}],
             "tfidf_word_knn": [{"genre@20": 0.6}, {"genre@20": 0.6}], "title_profile": [{"genre@20": 1.0}] * 2}

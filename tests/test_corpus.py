@@ -1,6 +1,6 @@
 from helpers import ROOT
-from playlistgen.catalog import Playlist
-from playlistgen.corpus import Example, build_examples, order_targets, recommendable, split_examples
+from playlistgen.data.catalog import Playlist
+from playlistgen.data.corpus import Example, build_examples, order_targets, recommendable, split_examples
 
 
 def test_repeats_kept_in_order_and_songs_without_id_kept_in_the_truth_only():
@@ -60,8 +60,8 @@ def test_an_empty_playlist_file_stops_the_corpus_stage_with_one_message(tmp_path
 
     import pytest
 
-    from playlistgen.io import DataError
-    from playlistgen.params import load
+    from playlistgen.common.io import DataError
+    from playlistgen.common.params import load
     from stages import corpus
 
     raw, work = tmp_path / "raw", tmp_path / "work"

@@ -1,9 +1,9 @@
 import pytest
 import torch
 
-from playlistgen.decode import ClusterConstraint, DecodeConfig, generate_clusters
-from playlistgen.model import build_model
-from playlistgen.tokenizer import CodeVocab, train_tokenizer
+from playlistgen.inference.decode import ClusterConstraint, DecodeConfig, generate_clusters
+from playlistgen.modeling.model import build_model
+from playlistgen.modeling.tokenizer import CodeVocab, train_tokenizer
 
 CLUSTERS = ["0-1", "0-3", "2-2", "3-0", "3-1"]
 
@@ -83,8 +83,8 @@ def test_repeat_cap_holds_and_exhausted_prefixes_are_masked(setup, beams):
 
 
 def test_decode_policy_cluster_range_overrides_and_checks():
-    from playlistgen.decode import DecodePolicy
-    from playlistgen.io import DataError
+    from playlistgen.inference.decode import DecodePolicy
+    from playlistgen.common.io import DataError
 
     block = {"decode": "beam", "num_beams": 4, "playlist_length": 20, "max_repeats": 1, "top_p": 0.9,
              "temperature": 0.7}
@@ -109,7 +109,7 @@ def test_decode_policy_cluster_range_overrides_and_checks():
 def test_first_cluster_distribution_is_the_constrained_first_step_of_decoding(setup):
     """Each cluster's probability is what greedy decoding's first step gives its codes, renormalised over the
     existing clusters; rows sum to 1 and a title's row does not depend on the other titles in the batch."""
-    from playlistgen.decode import first_cluster_distribution, model_inputs
+    from playlistgen.inference.decode import first_cluster_distribution, model_inputs
 
     tok, vocab, model = setup
     titles = ["rainy piano", "深夜学习 夜", "x"]
@@ -133,7 +133,7 @@ def test_first_cluster_distribution_is_the_constrained_first_step_of_decoding(se
 
 def test_first_cluster_distribution_in_bounded_passes(setup, monkeypatch):
     """Titles x code prefixes are cut into passes of DISTRIBUTION_ROWS decoder rows: the same numbers."""
-    from playlistgen import decode
+    from playlistgen.inference import decode
 
     tok, vocab, model = setup
     titles = ["rainy piano", "gym rock", "x", "深夜学习"]

@@ -10,20 +10,31 @@ ROOT = Path(__file__).resolve().parent.parent
 STAGES = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
 
 
+def module_file(dotted: str) -> str | None:
+    """playlistgen.data.catalog -> playlistgen/data/catalog.py (or a package's __init__.py); None outside the project."""
+    parts = dotted.split(".")
+    if parts[0] not in ("playlistgen", "stages"):
+        return None
+    for candidate in ("/".join(parts) + ".py", "/".join(parts) + "/__init__.py"):
+        if (ROOT / candidate).exists():
+            return candidate
+    return None
+
+
 def imported_files(path: Path) -> set[str]:
-    """Project files (playlistgen/x.py, stages/x.py) that one file imports, anywhere in it."""
+    """Project files (playlistgen/<layer>/x.py, stages/x.py) that one file imports, anywhere in it."""
+    package = ".".join(path.relative_to(ROOT).parent.parts)
     out = set()
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        if isinstance(node, ast.ImportFrom) and node.level:  # from .x import y / from . import x
-            names = [node.module] if node.module else [a.name for a in node.names]
-            out |= {f"{path.parent.name}/{n.split('.')[0]}.py" for n in names}
-        elif isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] in ("playlistgen", "stages"):
-            parts = node.module.split(".")
-            out |= {f"{parts[0]}/{parts[1]}.py"} if len(parts) > 1 else {f"{parts[0]}/{a.name}.py" for a in node.names}
+        if isinstance(node, ast.ImportFrom):
+            base = package.rsplit(".", node.level - 1)[0] if node.level > 1 else package
+            module = (f"{base}.{node.module}" if node.module else base) if node.level else node.module
+            found = module_file(module) if module else None
+            subs = {module_file(f"{module}.{a.name}") for a in node.names} - {None}
+            out |= subs or ({found} if found else set())
         elif isinstance(node, ast.Import):
-            out |= {"/".join(a.name.split(".")[:2]) + ".py" for a in node.names
-                    if a.name.split(".")[0] in ("playlistgen", "stages") and "." in a.name}
-    return {p for p in out if (ROOT / p).exists()}
+            out |= {module_file(a.name) for a in node.names} - {None}
+    return out - {"playlistgen/__init__.py"}
 
 
 def closure(start: str) -> set[str]:
@@ -56,7 +67,7 @@ def test_paths_come_from_params():
 def test_the_library_has_no_import_loop():
     """No playlistgen module imports itself back through others, function-level imports included: a loop makes
     import order matter and splits one concern over two files (the layering README's Layout describes)."""
-    modules = sorted(f"playlistgen/{p.name}" for p in (ROOT / "playlistgen").glob("*.py"))
+    modules = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "playlistgen").rglob("*.py"))
     graph = {m: imported_files(ROOT / m) - {m} for m in modules}
     state: dict[str, str] = {}
 
@@ -71,3 +82,22 @@ def test_the_library_has_no_import_loop():
     for module in modules:
         if module not in state:
             visit(module, [])
+
+
+LAYERS = ["common", "data", "ids", "lookup", "modeling", "inference", "evaluation", "serving"]
+
+
+def test_layers_import_downward_only():
+    """playlistgen's subpackages are layers, data in -> semantic IDs -> title lookups -> model -> inference ->
+    evaluation and serving (README, Layout): a module imports its own layer or those before it, never one after."""
+    upward = []
+    for path in sorted((ROOT / "playlistgen").rglob("*.py")):
+        parts = path.relative_to(ROOT).parts
+        if len(parts) < 3:
+            continue  # playlistgen/__init__.py and __main__.py sit above every layer
+        assert parts[1] in LAYERS, f"{parts[1]}: a subpackage that is not a layer; add it to LAYERS in order"
+        for dep in imported_files(path):
+            dep_parts = Path(dep).parts
+            if dep_parts[0] == "playlistgen" and len(dep_parts) > 2 and LAYERS.index(dep_parts[1]) > LAYERS.index(parts[1]):
+                upward.append(f"{'/'.join(parts)} imports {dep}")
+    assert not upward, "imports that go up a layer: " + "; ".join(upward)

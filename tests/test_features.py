@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 
-from playlistgen.catalog import FeatureSet
-from playlistgen.features import combine_feature_sets
-from playlistgen.io import DataError
+from playlistgen.data.catalog import FeatureSet
+from playlistgen.data.features import combine_feature_sets
+from playlistgen.common.io import DataError
 
 
 def test_mean_over_the_sets_a_song_has():

@@ -4,9 +4,9 @@ import logging
 import pytest
 
 from playlistgen import PlaylistGenerator
-from playlistgen.cli import main as cli_main
-from playlistgen.generator import TitleError
-from playlistgen.io import DataError
+from playlistgen.serving.cli import main as cli_main
+from playlistgen.inference.generator import TitleError
+from playlistgen.common.io import DataError
 
 
 @pytest.fixture(scope="module")
@@ -114,7 +114,7 @@ def test_interactive_mode_rerolls_changes_length_and_shows_clusters(tiny_project
     gen = PlaylistGenerator(tiny_project / "data/bundle")
     cluster = next(iter(gen.index.songs_in_cluster))
     script = f"rainy sunday piano\n\n:n 3\n\n:show {cluster}\n:show nope\n   \n:q\n"
-    out = subprocess.run([sys.executable, "-m", "playlistgen.cli", "--bundle", str(tiny_project / "data/bundle"),
+    out = subprocess.run([sys.executable, "-m", "playlistgen.serving.cli", "--bundle", str(tiny_project / "data/bundle"),
                           "-n", "5"], input=script, env=project_env(), capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     tables = [block for block in out.stdout.split("title> ") if block.strip().startswith("#")]
@@ -139,8 +139,8 @@ def test_generate_playlist_decodes_and_ranks_as_the_evaluate_stage_scores(gen, t
     """One DecodePolicy: the bundle's is the evaluate block's, and the CLI's default answer is what evaluate scored."""
     import yaml
 
-    from playlistgen.decode import DecodePolicy
-    from playlistgen.recommend import Recommender
+    from playlistgen.inference.decode import DecodePolicy
+    from playlistgen.inference.recommend import Recommender
 
     params = yaml.safe_load((tiny_project / "params.yaml").read_text())
     assert gen.policy == DecodePolicy.from_params(params["evaluate"])
@@ -170,9 +170,9 @@ def test_fifty_test_titles_rank_the_same_in_the_evaluate_code_the_bundle_and_the
     import yaml
     from fastapi.testclient import TestClient
 
-    from playlistgen.corpus import read_examples
-    from playlistgen.recommend import Recommender
-    from playlistgen.server import create_app
+    from playlistgen.data.corpus import read_examples
+    from playlistgen.inference.recommend import Recommender
+    from playlistgen.serving.server import create_app
 
     params = yaml.safe_load((tiny_project / "params.yaml").read_text())
     work = tiny_project / params["base"]["work_dir"]
@@ -211,7 +211,7 @@ def test_a_title_naming_an_artist_gets_the_artists_songs_first(gen, tiny_project
     clusters first, and the bundle ranks as the evaluate stage's Recommender does."""
     import yaml
 
-    from playlistgen.recommend import Recommender
+    from playlistgen.inference.recommend import Recommender
 
     assert gen.decode_defaults["artist_mentions"] and gen.mentions is not None
     by_artist = {}
@@ -265,7 +265,7 @@ def test_cluster_distributions_are_computed_once_per_title_and_kept(gen):
     asked again is served from what was kept, and the store stays bounded."""
     import pytest
 
-    from playlistgen import generator
+    from playlistgen.inference import generator
 
     titles = ["rainy sunday piano", "深夜学习", "best of the night drive"]
     gen._distributions.clear()

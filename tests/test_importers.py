@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 
 from helpers import TINY_PARAMS, copy_project, project_env, set_params
-from playlistgen.catalog import LoadReport, load_catalog
-from playlistgen.importers import import_mpd_catalog, normalize_mpd_title, read_creative_emb, read_mpd
-from playlistgen.io import DataError
+from playlistgen.data.catalog import LoadReport, load_catalog
+from playlistgen.data.importers import import_mpd_catalog, normalize_mpd_title, read_creative_emb, read_mpd
+from playlistgen.common.io import DataError
 
 GENRES = {"chill": ["Chill Vibes!!", "chill", "Lazy Sunday"], "rock": ["ROCK anthems", "rock!", "Guitar"],
           "rap": ["rap caviar", "Hip-Hop", "🔥🔥"]}
@@ -97,7 +97,7 @@ def test_collaborative_vectors_use_training_playlists_and_separate_genres(tmp_pa
     write_mpd(tmp_path / "mpd", playlists_per_slice=150)
     import_mpd_catalog([str(tmp_path / "mpd" / "*.json")], tmp_path / "catalog", 1, 8, 0, 0.05, 0.1)
     catalog = load_catalog(tmp_path / "catalog")
-    from playlistgen.corpus import split_of
+    from playlistgen.data.corpus import split_of
 
     train = [p for p in catalog.playlists if split_of(p.playlist_id, 0, 0.05, 0.1) == "train"]
     assert len(train) < len(catalog.playlists)
@@ -164,7 +164,7 @@ def test_whole_pipeline_runs_on_mpd_data(tmp_path):
 
 
 def test_text_vectors_place_similar_song_texts_together():
-    from playlistgen.embed import text_vectors
+    from playlistgen.data.embed import text_vectors
 
     songs = [{"song_id": "a", "title": "Rainy Sunday Piano", "artist": "Calm Keys"},
              {"song_id": "b", "title": "Piano for a rainy day", "artist": "Calm Keys"},
@@ -175,7 +175,7 @@ def test_text_vectors_place_similar_song_texts_together():
 
 
 def test_text_vectors_encode_one_list_of_texts_once_per_process(monkeypatch):
-    from playlistgen import embed
+    from playlistgen.data import embed
 
     calls = []
 
@@ -198,7 +198,7 @@ def test_text_vectors_encode_one_list_of_texts_once_per_process(monkeypatch):
 
 
 def test_sentence_cache_encodes_each_text_once_and_is_keyed_by_model_and_text(tmp_path, monkeypatch):
-    from playlistgen.embed import SentenceCache
+    from playlistgen.data.embed import SentenceCache
 
     calls = []
 

@@ -80,7 +80,7 @@ def test_importer_killed_leaves_whole_files_and_reruns(tmp_path, seconds):
     (tmp_path / "playlists.csv").write_text("playlist_id,title,song_ids\n" + "".join(
         f"p{i},mix {i % 40},{'|'.join(f's{j}' for j in rng.choice(3000, 12, replace=False))}\n" for i in range(800)))
     out = tmp_path / "catalog"
-    cmd = [sys.executable, "-m", "playlistgen.importers", "files", "--songs", str(songs), "--playlists",
+    cmd = [sys.executable, "-m", "playlistgen.data.importers", "files", "--songs", str(songs), "--playlists",
            str(tmp_path / "playlists.csv"), "--output", str(out), "--collab-dim", "16", "--params",
            str(Path(__file__).resolve().parent.parent / "params.yaml")]
     kill_after(cmd, tmp_path, seconds)

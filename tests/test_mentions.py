@@ -1,9 +1,9 @@
-"""Artists a title names (playlistgen.mentions), and how the ranked list and the drawn playlist put them first."""
+"""Artists a title names (playlistgen.lookup.mentions), and how the ranked list and the drawn playlist put them first."""
 import numpy as np
 
-from playlistgen.clusters import ClusterIndex, draw_keys, sample_playlist
-from playlistgen.corpus import Example
-from playlistgen.mentions import ArtistMentions, words
+from playlistgen.ids.clusters import ClusterIndex, draw_keys, sample_playlist
+from playlistgen.data.corpus import Example
+from playlistgen.lookup.mentions import ArtistMentions, words
 
 ARTISTS = {"g1": "Guns N' Roses", "g2": "Guns N' Roses", "b1": "The Band", "c1": "The Band CAMINO", "u1": "Fun.",
            "j1": "Janelle Monáe", "l1": "Lami Sorako", "i1": "Intro", "i2": "Intro",

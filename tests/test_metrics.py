@@ -2,7 +2,7 @@ import math
 
 import pytest
 
-from playlistgen.metrics import (intra_list_diversity, jaccard, ndcg_at_k, precision_at_k, r_precision, recall_at_k,
+from playlistgen.evaluation.metrics import (intra_list_diversity, jaccard, ndcg_at_k, precision_at_k, r_precision, recall_at_k,
                                  set_precision_recall_f1)
 
 TRUTH = {"a", "b", "c", "d"}
@@ -53,7 +53,7 @@ def test_diversity_and_jaccard():
 
 
 def test_length_buckets():
-    from playlistgen.evaluate import length_bucket
+    from playlistgen.evaluation.evaluate import length_bucket
 
     assert [length_bucket(n, [15, 29]) for n in (1, 15, 16, 29, 30, 99)] == ["1-15", "1-15", "16-29", "16-29",
                                                                              ">=30", ">=30"]
@@ -68,7 +68,7 @@ def test_ndcg_when_truth_is_longer_than_k():
 
 
 def test_label_precision_counts_unlabelled_and_missing_items_as_misses():
-    from playlistgen.metrics import label_precision_at_k
+    from playlistgen.evaluation.metrics import label_precision_at_k
 
     genre = {"a": "rock", "b": "rock", "c": "pop"}
     assert label_precision_at_k(["a", "b"], genre, "rock", 2) == 1.0
@@ -78,7 +78,7 @@ def test_label_precision_counts_unlabelled_and_missing_items_as_misses():
 
 
 def test_top_list_diversity_detects_one_list_for_everyone():
-    from playlistgen.metrics import top_list_diversity
+    from playlistgen.evaluation.metrics import top_list_diversity
 
     same = [["a", "b", "c"]] * 4
     assert top_list_diversity(same, 2) == (0.25, 1.0)
@@ -87,7 +87,7 @@ def test_top_list_diversity_detects_one_list_for_everyone():
 
 
 def test_commonest_item_share_by_hand():
-    from playlistgen.metrics import commonest_item_share
+    from playlistgen.evaluation.metrics import commonest_item_share
 
     lists = [["a", "b", "c"], ["b", "a"], ["d", "b"], ["e"]]
     assert commonest_item_share(lists, 2) == 0.75  # b is in three of four top-2 lists
@@ -97,7 +97,7 @@ def test_commonest_item_share_by_hand():
 
 
 def test_paired_bootstrap_interval():
-    from playlistgen.metrics import paired_bootstrap
+    from playlistgen.evaluation.metrics import paired_bootstrap
 
     better = paired_bootstrap([1.0, 0.9, 0.8, 1.0] * 10, [0.5, 0.4, 0.6, 0.5] * 10, 500, 0)
     assert better["diff"] == pytest.approx(0.425) and better["lo"] > 0
@@ -106,9 +106,9 @@ def test_paired_bootstrap_interval():
 
 
 def test_sampled_playlist_metrics_hand_computed():
-    from playlistgen.clusters import ClusterIndex
-    from playlistgen.corpus import Example
-    from playlistgen.evaluate import sampled_playlist_metrics
+    from playlistgen.ids.clusters import ClusterIndex
+    from playlistgen.data.corpus import Example
+    from playlistgen.evaluation.evaluate import sampled_playlist_metrics
 
     index = ClusterIndex(2, 4, {"0-0": ["a", "b"], "0-1": ["c"], "1-0": ["d"]})
     examples = [Example("p", "t", ["0-0"], ["c", "d", "x"])]

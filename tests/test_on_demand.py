@@ -11,9 +11,9 @@ import pytest
 
 from helpers import project_env
 from playlistgen import PlaylistGenerator
-from playlistgen.cli import admin_main
-from playlistgen.io import DataError
-from playlistgen.on_demand import IDS_FILE, REPORT_FILE
+from playlistgen.serving.cli import admin_main
+from playlistgen.common.io import DataError
+from playlistgen.inference.on_demand import IDS_FILE, REPORT_FILE
 
 
 @pytest.fixture()

@@ -52,7 +52,7 @@ def test_second_repro_does_nothing_and_outputs_are_deterministic(tiny_project):
 
 def test_generate_playlist_returns_real_songs(tiny_project):
     songs = {json.loads(line)["song_id"] for line in (tiny_project / "data/raw/songs.jsonl").open()}
-    cmd = [sys.executable, "-m", "playlistgen.cli", "rainy sunday piano", "-n", "8", "--format", "json", "--seed", "3",
+    cmd = [sys.executable, "-m", "playlistgen.serving.cli", "rainy sunday piano", "-n", "8", "--format", "json", "--seed", "3",
            "--bundle", str(tiny_project / "data/bundle")]
     out = subprocess.run(cmd, env=project_env(), capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr

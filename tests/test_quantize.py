@@ -3,10 +3,10 @@ import pytest
 from sklearn.metrics import adjusted_rand_score
 
 from helpers import kmeans_args, planted_clusters
-from playlistgen.collisions import collision_report, format_report, size_histogram
-from playlistgen.io import DataError
-from playlistgen.clusters import songs_in_cluster
-from playlistgen.quantize import ResidualCodebooks, train_rq_kmeans
+from playlistgen.ids.collisions import collision_report, format_report, size_histogram
+from playlistgen.common.io import DataError
+from playlistgen.ids.clusters import songs_in_cluster
+from playlistgen.ids.quantize import ResidualCodebooks, train_rq_kmeans
 
 
 def test_recovers_planted_grouping_at_level_zero():

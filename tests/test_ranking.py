@@ -5,10 +5,10 @@ from dataclasses import fields
 import pytest
 
 from helpers import ROOT
-from playlistgen.clusters import ClusterIndex
-from playlistgen.io import DataError
-from playlistgen.params import load
-from playlistgen.ranking import RankingPolicy
+from playlistgen.ids.clusters import ClusterIndex
+from playlistgen.common.io import DataError
+from playlistgen.common.params import load
+from playlistgen.inference.ranking import RankingPolicy
 
 EVALUATE = load(ROOT / "params.yaml")["evaluate"]
 

@@ -1,11 +1,11 @@
-"""The real-data check's scoring (playlistgen.realdev) and bench/realdev.py's split seeds, on hand-made playlists."""
+"""The real-data check's scoring (playlistgen.evaluation.realdev) and bench/realdev.py's split seeds, on hand-made playlists."""
 import importlib.util
 from pathlib import Path
 
 import pytest
 
-from playlistgen.corpus import Example
-from playlistgen.realdev import (playlist_rows, pooled, pooled_redraw, redraw_variety, score_methods, song_labels,
+from playlistgen.data.corpus import Example
+from playlistgen.evaluation.realdev import (playlist_rows, pooled, pooled_redraw, redraw_variety, score_methods, song_labels,
                                  summarise)
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -163,8 +163,8 @@ def test_stage_keys_follow_the_stage_code(tmp_path, monkeypatch):
 
 
 def test_drawn_playlists_are_what_generate_playlist_gives_and_a_redraw_differs(tiny_project):
-    from playlistgen.generator import PlaylistGenerator
-    from playlistgen.realdev import redraw_variety
+    from playlistgen.inference.generator import PlaylistGenerator
+    from playlistgen.evaluation.realdev import redraw_variety
 
     bundle = tiny_project / "data/bundle"
     titles = ["summer road trip", "late night study", "summer road trip"]

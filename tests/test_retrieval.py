@@ -1,10 +1,10 @@
 """Retrieved clusters as encoder input: leave-one-out for training titles, the same tokens at inference."""
 import pytest
 
-from playlistgen.corpus import Example
-from playlistgen.io import DataError
-from playlistgen.retrieval import NeighbourClusters, RetrievalConfig
-from playlistgen.tokenizer import CodeVocab
+from playlistgen.data.corpus import Example
+from playlistgen.common.io import DataError
+from playlistgen.lookup.retrieval import NeighbourClusters, RetrievalConfig
+from playlistgen.modeling.tokenizer import CodeVocab
 
 TRAIN = [Example("a", "rainy piano", ["0-1", "0-2"], ["s1"]),
          Example("b", "rainy piano songs", ["1-1"], ["s2"]),
@@ -38,9 +38,9 @@ def test_config_is_checked_and_round_trips(tmp_path):
 
 
 def test_encoder_input_is_title_then_retrieved_codes_then_eos():
-    from playlistgen.decode import encode_titles
-    from playlistgen.tokenizer import train_tokenizer
-    from playlistgen.batches import encode_examples
+    from playlistgen.inference.decode import encode_titles
+    from playlistgen.modeling.tokenizer import train_tokenizer
+    from playlistgen.modeling.batches import encode_examples
 
     tok = train_tokenizer(["rainy piano", "gym rock"], 300, 2, 4)
     vocab = CodeVocab.from_tokenizer(tok, 2, 4)

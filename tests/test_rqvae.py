@@ -5,9 +5,9 @@ import pytest
 from sklearn.metrics import adjusted_rand_score
 
 from helpers import planted_clusters
-from playlistgen.quantize import load_quantizer
-from playlistgen.rqvae import RQVAEConfig, train_rq_vae
-from playlistgen.semantic_ids import generate_semantic_ids, main as semantic_ids_main
+from playlistgen.ids.quantize import load_quantizer
+from playlistgen.ids.rqvae import RQVAEConfig, train_rq_vae
+from playlistgen.ids.semantic_ids import generate_semantic_ids, main as semantic_ids_main
 
 SMALL = dict(num_levels=2, codebook_size=8, epochs=30, batch_size=256, hidden_dim=64, latent_dim=16)
 
@@ -57,7 +57,7 @@ def test_standalone_command_writes_semantic_id_dict(catalog_dir, tmp_path):
 def test_missing_feature_directory_is_a_clear_error(tmp_path, catalog_dir):
     (tmp_path / "bare").mkdir()
     (tmp_path / "bare" / "songs.jsonl").write_text((catalog_dir / "songs.jsonl").read_text())
-    from playlistgen.io import DataError
+    from playlistgen.common.io import DataError
 
     with pytest.raises(DataError, match="no feature sets found"):
         generate_semantic_ids(tmp_path / "bare")

@@ -8,7 +8,7 @@ import pytest
 fastapi = pytest.importorskip("fastapi")
 from fastapi.testclient import TestClient  # noqa: E402
 
-from playlistgen.server import MicroBatcher, create_app  # noqa: E402
+from playlistgen.serving.server import MicroBatcher, create_app  # noqa: E402
 
 
 @pytest.fixture(scope="module")

@@ -6,10 +6,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from playlistgen.catalog import LoadReport, load_catalog
-from playlistgen.importers import import_files_catalog, main as importers_main
-from playlistgen.io import DataError
-from playlistgen.tables import read_playlists_table, read_songs_table, read_vectors_table
+from playlistgen.data.catalog import LoadReport, load_catalog
+from playlistgen.data.importers import import_files_catalog, main as importers_main
+from playlistgen.common.io import DataError
+from playlistgen.data.tables import read_playlists_table, read_songs_table, read_vectors_table
 
 SONGS_CSV = """song_id,title,artist,album,tags,popularity
 s1,Rain on Glass,Calm Keys,Quiet,piano|rainy day,10

@@ -1,8 +1,8 @@
 """torch threads follow the cores a process may use, an explicit setting, and the number of processes sharing them."""
 import pytest
 
-from playlistgen import threads
-from playlistgen.io import DataError
+from playlistgen.common import threads
+from playlistgen.common.io import DataError
 
 
 def test_explicit_setting_wins_and_processes_share_cores(monkeypatch):

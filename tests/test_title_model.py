@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 import torch
 
-from playlistgen.model import build_model, load_model
-from playlistgen.title_encoder import STATE_DIM, TitleEncoder, pad_states
+from playlistgen.modeling.model import build_model, load_model
+from playlistgen.modeling.title_encoder import STATE_DIM, TitleEncoder, pad_states
 
 
 @pytest.fixture(scope="module")
@@ -22,7 +22,7 @@ def test_states_and_sentence_vectors(encoder):
 
 def test_unknown_scripts_still_reach_the_model_through_bpe(encoder):
     """MiniLM maps most Chinese characters and emoji to [UNK]; the BPE half of the encoder input keeps them apart."""
-    from playlistgen.tokenizer import train_tokenizer
+    from playlistgen.modeling.tokenizer import train_tokenizer
 
     assert encoder.tokenizer.tokenize("🔥🔥🔥") == encoder.tokenizer.tokenize("💔💔💔") == ["[UNK]"]
     tok = train_tokenizer(["深夜学习", "🔥🔥🔥", "rainy piano"], 300, 2, 4)

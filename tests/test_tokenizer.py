@@ -1,4 +1,4 @@
-from playlistgen.tokenizer import CodeVocab, code_token, train_tokenizer
+from playlistgen.modeling.tokenizer import CodeVocab, code_token, train_tokenizer
 
 TITLES = ["rainy sunday piano", "深夜学习", "workout edm 🔥", "love night (remix)", "Chill Lofi Beats"] * 20
 
@@ -8,7 +8,7 @@ def test_code_tokens_are_single_contiguous_ids_and_survive_save(tmp_path):
     vocab = CodeVocab.from_tokenizer(tok, 2, 8)
     assert tok.convert_tokens_to_ids(code_token(1, 3)) == vocab.offset + 8 + 3
     tok.save_pretrained(tmp_path)
-    from playlistgen.tokenizer import load_tokenizer
+    from playlistgen.modeling.tokenizer import load_tokenizer
 
     again = load_tokenizer(tmp_path)
     assert again.convert_tokens_to_ids(code_token(1, 3)) == vocab.offset + 11

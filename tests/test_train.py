@@ -4,11 +4,11 @@ import pytest
 import torch
 from accelerate import Accelerator
 
-from playlistgen.corpus import Example
-from playlistgen.model import build_model
-from playlistgen.tokenizer import CodeVocab, train_tokenizer
-from playlistgen.batches import BucketBatchSampler, collate, encode_examples
-from playlistgen.train import TrainConfig, lr_lambda, train_model
+from playlistgen.data.corpus import Example
+from playlistgen.modeling.model import build_model
+from playlistgen.modeling.tokenizer import CodeVocab, train_tokenizer
+from playlistgen.modeling.batches import BucketBatchSampler, collate, encode_examples
+from playlistgen.modeling.train import TrainConfig, lr_lambda, train_model
 
 
 def test_bucket_sampler_covers_each_example_once_and_groups_lengths():
@@ -95,7 +95,7 @@ def test_small_data_gets_min_steps_and_a_warning(tmp_path, caplog):
 
 
 def test_training_loss_smooths_labels_and_drops_decoder_inputs():
-    from playlistgen.train import training_loss
+    from playlistgen.modeling.train import training_loss
 
     model = build_model(20, 0, 1, d_model=16, num_layers=1, num_heads=2, dropout=0.0, seed=0)
     batch = {"input_ids": torch.tensor([[5, 1]]), "attention_mask": torch.tensor([[1, 1]]),
@@ -120,15 +120,15 @@ def test_training_loss_smooths_labels_and_drops_decoder_inputs():
 def test_train_config_from_params_names_a_missing_key():
     import pytest
 
-    from playlistgen.io import DataError
+    from playlistgen.common.io import DataError
 
     with pytest.raises(DataError, match="train.batch_size is missing"):
         TrainConfig.from_params({"epochs": 1}, seed=0)
 
 
 def test_rarity_weights_favour_rare_target_tokens():
-    from playlistgen.batches import EncodedExample
-    from playlistgen.train import target_token_weights
+    from playlistgen.modeling.batches import EncodedExample
+    from playlistgen.modeling.train import target_token_weights
 
     data = [EncodedExample([5, 1], [10, 11, 1]), EncodedExample([6, 1], [10, 12, 1]),
             EncodedExample([7, 1], [10, 11, 1])]

@@ -96,7 +96,7 @@ def real_playlists(metrics: Path = ROOT / "metrics" / "realdev.json") -> str:
 
 
 def real_rows(report: dict, first_column: str, names: list[str]) -> str:
-    """Rows of a real-playlist table from a report of playlistgen.realdev.summarise: each named method's metrics;
+    """Rows of a real-playlist table from a report of playlistgen.evaluation.realdev.summarise: each named method's metrics;
     after model, model_knn and the drawn playlists their intervals against the strongest lookup (per metric, named
     in the cell), and after model and model_drawn against title_profile (the same song order without the model)."""
     methods, strongest = report["methods"], report["ci95_vs_strongest_baseline"]

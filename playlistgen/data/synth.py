@@ -1,0 +1,320 @@
+"""A deterministic synthetic music world: the embedded default dataset.
+
+Latent concepts are genre x mood x era. A song belongs to one concept; its latent vector is the sum of the genre,
+mood and era vectors plus song noise. Each feature set sees the latent through its own random projection, weighting
+and noise (audio hears genre and era best, lyrics carry the mood), and some songs lack a set. Playlists pick a
+primary concept (Zipf-popular) and often a neighbouring secondary one; their songs come mostly from those, the rest
+from the popular head. Titles come from per-concept vocabularies in English or Chinese through templates, with
+noise: dropped words, casing, emoji, filler words and misspellings. A title often names only some of the concept's
+facets, so the task is ambiguous the way real titles are.
+
+Over 300 lines on purpose: concepts, songs, feature sets, playlists and titles are drawn from one random stream
+in one order; splitting them over files would hide that order, which every committed result depends on.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from playlistgen.data.catalog import FEATURES_DIR, PLAYLISTS_FILE, SONGS_FILE
+from playlistgen.common.io import save_npz, write_jsonl
+
+GENRES = [
+    ("piano", "钢琴"), ("jazz", "爵士"), ("rock", "摇滚"), ("hip hop", "嘻哈"), ("edm", "电子"),
+    ("folk", "民谣"), ("classical", "古典"), ("r&b", "节奏布鲁斯"), ("metal", "金属"), ("mandopop", "华语流行"),
+    ("lofi", "低保真"), ("country", "乡村"),
+]
+MOODS = [
+    ("chill", "放松", [("study", "学习"), ("late night", "深夜"), ("rainy sunday", "下雨天")]),
+    ("happy", "快乐", [("summer", "夏日"), ("road trip", "自驾")]),
+    ("sad", "伤感", [("breakup", "失恋"), ("lonely night", "孤独夜晚")]),
+    ("energetic", "燃", [("workout", "健身"), ("running", "跑步")]),
+    ("romantic", "浪漫", [("date night", "约会"), ("wedding", "婚礼")]),
+    ("dark", "暗黑", [("halloween", "万圣节"), ("midnight drive", "午夜驾驶")]),
+    ("dreamy", "梦幻", [("sleep", "睡前"), ("stargazing", "看星星")]),
+    ("focus", "专注", [("coding", "写代码"), ("deep work", "工作")]),
+]
+ERAS = [("80s", "80年代"), ("90s", "90年代"), ("2000s", "千禧"), ("new", "新歌")]
+
+# A title names some facets of the playlist's concept; the facets it leaves out are not constrained (a "workout"
+# playlist mixes genres and eras, a "90s rock" playlist mixes moods). {activity} stands for the mood.
+EN_TEMPLATES = [
+    "{mood} {genre}", "{activity} {genre}", "{genre} for {activity}", "{era} {genre}", "{mood} {era} {genre}",
+    "{activity}", "{mood} vibes", "my {mood} {genre} mix", "{genre} {activity} playlist", "{era} {mood} songs",
+    "{activity} {mood}", "{genre} hits", "{era} {genre} for {activity}",
+]
+ZH_TEMPLATES = ["{activity}{genre}", "{mood}{genre}", "{era}{genre}", "{activity}", "{mood}的{genre}", "{activity}听的歌",
+                "{era}{mood}{genre}"]
+FILLERS = ["mix", "playlist", "vibes", "songs", "music", "best", "2024", "lol", "!!", "<3"]
+EMOJI = ["🎧", "🌧", "🔥", "💔", "✨", "🌙", "☀️"]
+SYLLABLES = "la mi so ra ko ne vi da lu ka ze po ri ta no me shi yu an el or in ar ve lo".split()
+
+
+@dataclass
+class World:
+    songs: list[dict]
+    playlists: list[dict]
+    features: dict[str, tuple[np.ndarray, np.ndarray]]  # name -> (song_ids, vectors)
+
+
+def _name(rng: np.random.Generator, words: int) -> str:
+    parts = ["".join(rng.choice(SYLLABLES, size=rng.integers(2, 4))) for _ in range(words)]
+    return " ".join(p.capitalize() for p in parts)
+
+
+def _misspell(rng: np.random.Generator, word: str) -> str:
+    if len(word) < 4 or not word.isascii():
+        return word
+    i = int(rng.integers(1, len(word) - 1))
+    return word[:i] + word[i + 1:]
+
+
+def _facets(template: str) -> tuple[bool, bool, bool]:
+    """Which of genre, mood, era a template names."""
+    return "{genre}" in template, "{mood}" in template or "{activity}" in template, "{era}" in template
+
+
+def _title(rng: np.random.Generator, template: str, zh: bool, genre: int, mood: int, era: int, noise: float) -> str:
+    g_en, g_zh = GENRES[genre]
+    m_en, m_zh, activities = MOODS[mood]
+    a_en, a_zh = activities[rng.integers(len(activities))]
+    e_en, e_zh = ERAS[era]
+    words = dict(genre=g_zh, mood=m_zh, activity=a_zh, era=e_zh) if zh else dict(genre=g_en, mood=m_en, activity=a_en, era=e_en)
+    title = template.format(**words)
+    if rng.random() < noise:
+        tokens = title.split()
+        if not zh and len(tokens) > 1 and rng.random() < 0.5:
+            j = int(rng.integers(len(tokens)))
+            tokens[j] = _misspell(rng, tokens[j])
+        if rng.random() < 0.5:
+            tokens.append(str(rng.choice(FILLERS)))
+        if rng.random() < 0.3:
+            tokens.append(str(rng.choice(EMOJI)))
+        title = " ".join(tokens)
+    if not zh:
+        casing = rng.random()
+        title = title.title() if casing < 0.2 else title.upper() if casing < 0.25 else title
+    return title
+
+
+def world_args(data: dict, seed: int, num_songs: int, num_playlists: int) -> dict:
+    """The keywords both worlds share, from params.yaml's data block (their one home)."""
+    return dict(seed=seed, num_songs=num_songs, num_playlists=num_playlists, latent_dim=data["latent_dim"],
+                song_noise=data["song_noise"], popularity_zipf=data["popularity_zipf"],
+                concept_zipf=data["concept_zipf"], primary_share=data["primary_share"],
+                secondary_share=data["secondary_share"], secondary_prob=data["secondary_prob"])
+
+
+def generate_world(
+    seed: int,
+    num_songs: int,
+    num_playlists: int,
+    latent_dim: int,
+    feature_dims: dict[str, int],
+    feature_noise: dict[str, float],
+    missing_share: dict[str, float],
+    song_noise: float,
+    popularity_zipf: float,
+    concept_zipf: float,
+    playlist_length: tuple[int, int],
+    primary_share: float,
+    secondary_share: float,
+    secondary_prob: float,
+    zh_share: float,
+    title_noise: float,
+) -> World:
+    """Build songs, playlists and feature sets; the same arguments always give the same world."""
+    rng = np.random.default_rng(seed)
+    n_g, n_m, n_e = len(GENRES), len(MOODS), len(ERAS)
+    genre_vec = rng.normal(size=(n_g, latent_dim))
+    mood_vec = rng.normal(size=(n_m, latent_dim))
+    era_vec = rng.normal(size=(n_e, latent_dim)) * 0.7
+
+    # Songs: concept, latent vector, metadata. Concept sizes are uneven, as real catalogs are.
+    num_concepts = n_g * n_m * n_e
+    concept_weight = rng.dirichlet(np.full(num_concepts, 2.0))
+    song_concept = rng.choice(num_concepts, size=num_songs, p=concept_weight)
+    song_g, song_m, song_e = song_concept // (n_m * n_e), (song_concept // n_e) % n_m, song_concept % n_e
+    latent = genre_vec[song_g] + mood_vec[song_m] + era_vec[song_e] + rng.normal(scale=song_noise, size=(num_songs, latent_dim))
+
+    pop_rank = rng.permutation(num_songs) + 1
+    popularity = 1.0 / pop_rank ** popularity_zipf
+    popularity /= popularity.max()
+    artists_per_genre = max(2, num_songs // (n_g * 25))
+    artist_names = [[_name(rng, 2) for _ in range(artists_per_genre)] for _ in range(n_g)]
+    songs, song_ids = [], [f"s{i:06d}" for i in range(num_songs)]
+    for i in range(num_songs):
+        g, m, e = int(song_g[i]), int(song_m[i]), int(song_e[i])
+        songs.append({
+            "song_id": song_ids[i],
+            "title": _name(rng, int(rng.integers(1, 4))),
+            "artist": artist_names[g][int(rng.integers(artists_per_genre))],
+            "album": _name(rng, 2),
+            "tags": [GENRES[g][0], MOODS[m][0], ERAS[e][0]],
+            "popularity": round(float(popularity[i]) * 100, 3),
+        })
+
+    # Feature sets: each its own projection and facet weighting of the latent parts, and its own noise.
+    facet_weights = {0: (1.0, 0.6, 0.9), 1: (0.5, 1.0, 0.4)}
+    features = {}
+    for k, (name, dim) in enumerate(sorted(feature_dims.items())):
+        w_g, w_m, w_e = facet_weights.get(k, (1.0, 1.0, 1.0))
+        mixed = w_g * genre_vec[song_g] + w_m * mood_vec[song_m] + w_e * era_vec[song_e] + (latent - genre_vec[song_g] - mood_vec[song_m] - era_vec[song_e])
+        projection = rng.normal(size=(latent_dim, dim)) / np.sqrt(latent_dim)
+        vectors = mixed @ projection + rng.normal(scale=feature_noise[name], size=(num_songs, dim))
+        present = rng.random(num_songs) >= missing_share[name]
+        features[name] = (np.array(song_ids)[present], vectors[present].astype(np.float32))
+
+    # Playlists: a concept and a title template; the pool is every song matching the facets the title names.
+    pools: dict[tuple[int, int, int], np.ndarray] = {}
+
+    def pool_of(g: int, m: int, e: int, facets: tuple[bool, bool, bool]) -> np.ndarray:
+        key = (g if facets[0] else -1, m if facets[1] else -1, e if facets[2] else -1)
+        if key not in pools:
+            match = np.ones(num_songs, dtype=bool)
+            for value, column in zip(key, (song_g, song_m, song_e)):
+                if value >= 0:
+                    match &= column == value
+            pools[key] = np.flatnonzero(match)
+        return pools[key]
+
+    concept_rank = rng.permutation(num_concepts) + 1
+    concept_pop = 1.0 / concept_rank ** concept_zipf
+    concept_pop /= concept_pop.sum()
+    global_p = popularity / popularity.sum()
+    playlists = []
+    for p in range(num_playlists):
+        c1 = int(rng.choice(num_concepts, p=concept_pop))
+        g, m, e = c1 // (n_m * n_e), (c1 // n_e) % n_m, c1 % n_e
+        zh = rng.random() < zh_share
+        template = str(rng.choice(ZH_TEMPLATES if zh else EN_TEMPLATES))
+        facets = _facets(template)
+        primary = pool_of(g, m, e, facets)
+        secondary = None
+        if rng.random() < secondary_prob:
+            g2, m2, e2 = neighbour(rng, (g, m, e), (n_g, n_m, n_e))
+            secondary = pool_of(g2, m2, e2, facets)
+        primary = primary if len(primary) else np.arange(num_songs)
+        secondary = secondary if secondary is not None and len(secondary) else None
+        length = int(rng.integers(playlist_length[0], playlist_length[1] + 1))
+        chosen = draw_songs(rng, length, primary, secondary, popularity, global_p, primary_share, secondary_share)
+        playlists.append({
+            "playlist_id": f"p{p:06d}",
+            "title": _title(rng, template, zh, g, m, e, title_noise),
+            "song_ids": [song_ids[s] for s in chosen],
+        })
+    return World(songs, playlists, features)
+
+
+def neighbour(rng: np.random.Generator, concept: tuple[int, int, int], sizes: tuple[int, int, int]) -> tuple[int, int, int]:
+    """A neighbouring concept: (genre, mood, era) with one facet redrawn (the mood, the era or the genre)."""
+    g, m, e = concept
+    choice = rng.integers(3)
+    if choice == 0:
+        m = int(rng.integers(sizes[1]))
+    elif choice == 1:
+        e = int(rng.integers(sizes[2]))
+    else:
+        g = int(rng.integers(sizes[0]))
+    return g, m, e
+
+
+def draw_songs(rng: np.random.Generator, length: int, primary: np.ndarray, secondary: np.ndarray | None,
+               popularity: np.ndarray, global_p: np.ndarray, primary_share: float, secondary_share: float) -> list[int]:
+    """A playlist's distinct songs: each from the primary pool, the secondary pool or the global popular head
+    (shares as given; without a secondary pool its share goes to the primary), popularity-weighted within a pool
+    with a floor so the long tail still gets picked."""
+    chosen: list[int] = []
+    taken: set[int] = set()
+    attempts = 0
+    while len(chosen) < length and attempts < length * 20:
+        attempts += 1
+        u = rng.random()
+        if u < primary_share or (secondary is None and u < primary_share + secondary_share):
+            pool = primary
+        elif u < primary_share + secondary_share:
+            pool = secondary
+        else:
+            pool = None
+        if pool is None:
+            song = int(rng.choice(len(popularity), p=global_p))
+        else:
+            weights = popularity[pool] + 0.02
+            song = int(pool[rng.choice(len(pool), p=weights / weights.sum())])
+        if song not in taken:
+            taken.add(song)
+            chosen.append(song)
+    return chosen
+
+
+def write_world(world: World, directory: str | Path) -> None:
+    directory = Path(directory)
+    write_jsonl(directory / SONGS_FILE, world.songs)
+    write_jsonl(directory / PLAYLISTS_FILE, world.playlists)
+    for name, (song_ids, vectors) in world.features.items():
+        save_npz(directory / FEATURES_DIR / f"{name}.npz", song_ids=song_ids.astype(str), vectors=vectors)
+
+
+def write_mpd_slices(world: World, directory: str | Path, per_slice: int = 1000) -> list[Path]:
+    """The world's playlists as Spotify MPD slices (mpd.slice.<first>-<last>.json, `per_slice` playlists each):
+    MPD-format data to exercise the MPD path at scale where no real slices are at hand. Only the layout is MPD's;
+    titles, co-occurrence and song names are this synthetic world's."""
+    import json
+
+    from playlistgen.common.io import write_text
+
+    directory = Path(directory)
+    songs = {s["song_id"]: s for s in world.songs}
+    paths = []
+    for first in range(0, len(world.playlists), per_slice):
+        chunk = world.playlists[first:first + per_slice]
+        playlists = []
+        for pid, p in enumerate(chunk, start=first):
+            tracks = [{"pos": pos, "track_uri": f"spotify:track:{s}", "track_name": songs[s]["title"],
+                       "artist_name": songs[s]["artist"], "artist_uri": f"spotify:artist:{songs[s]['artist']}",
+                       "album_name": songs[s]["album"], "album_uri": f"spotify:album:{songs[s]['album']}",
+                       "duration_ms": 180_000} for pos, s in enumerate(p["song_ids"])]
+            playlists.append({"name": p["title"], "collaborative": "false", "pid": pid, "num_tracks": len(tracks),
+                              "num_albums": len({t["album_uri"] for t in tracks}), "num_followers": 1,
+                              "tracks": tracks})
+        last = first + len(chunk) - 1
+        path = directory / f"mpd.slice.{first}-{last}.json"
+        write_text(path, json.dumps({"info": {"generated_by": "playlistgen.data.synth", "slice": f"{first}-{last}",
+                                              "version": "synthetic"}, "playlists": playlists}, ensure_ascii=False))
+        paths.append(path)
+    return paths
+
+
+def main(argv: list[str] | None = None) -> int:
+    """python -m playlistgen.data.synth --mpd-out DIR [--playlists N --songs M --length MIN,MAX --seed S]"""
+    import argparse
+    import logging
+
+    parser = argparse.ArgumentParser(description="Write the synthetic world as MPD-format slices.")
+    parser.add_argument("--mpd-out", required=True, help="folder for mpd.slice.*.json")
+    parser.add_argument("--playlists", type=int, default=10_000)
+    parser.add_argument("--songs", type=int, default=50_000)
+    parser.add_argument("--length", default="10,120", help="songs per playlist, MIN,MAX (MPD's mean is about 66)")
+    parser.add_argument("--seed", type=int, default=None, help="default: base.seed of --params")
+    parser.add_argument("--params", default="params.yaml", help="the data block's world settings come from here")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    from playlistgen.common.params import load
+
+    params = load(args.params)
+    data, v1 = params["data"], params["data"]["v1"]
+    lo, hi = (int(x) for x in args.length.split(","))
+    seed = params["base"]["seed"] if args.seed is None else args.seed
+    world = generate_world(**world_args(data, seed, args.songs, args.playlists), feature_dims={}, feature_noise={},
+                           missing_share={}, playlist_length=(lo, hi), zh_share=v1["zh_share"],
+                           title_noise=v1["title_noise"])
+    paths = write_mpd_slices(world, args.mpd_out)
+    logging.info("wrote %d playlists of %d songs in %d slices to %s", len(world.playlists), len(world.songs),
+                 len(paths), args.mpd_out)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
