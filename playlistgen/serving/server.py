@@ -16,8 +16,9 @@ until `max_batch` are waiting) and runs one batched generate per (length, beams,
 worker thread, so throughput grows with load while one lone request waits only max_wait_ms. Bad requests get a 4xx
 JSON body {"error": ..., "field": ...}; nothing a client sends stops the server.
 
-About 300 lines because the request models, the batcher and the routes share one generator and one error shape;
-the page itself is in page.py, the output formats in formats.py.
+The request models, the batcher, the Service (what each route does) and the routes share one generator and one
+error shape; the page itself is in page.py, the output formats in formats.py.
+A title a batch cannot use (blank, too long) gets {"title", "error", "field"} in its place; the others are answered.
 """
 from __future__ import annotations
 
@@ -158,32 +159,120 @@ class MicroBatcher:
                         j.future.set_result(answer)
 
 
-def create_app(bundle: str | Path, max_batch: int = 32, max_wait_ms: float = 10.0, gen=None):
-    """The FastAPI app serving `bundle` (or an already loaded PlaylistGenerator `gen`)."""
-    from contextlib import asynccontextmanager
+class Service:
+    """What the routes do, over one loaded PlaylistGenerator and its MicroBatcher; every answer is a dict, a
+    Response, or an error(...) JSONResponse."""
 
-    from fastapi import Body, FastAPI, Query, Request
+    def __init__(self, gen, batcher: MicroBatcher):
+        self.gen, self.batcher = gen, batcher
+
+    def describe(self, clusters: list[str]) -> list[dict]:
+        out = []
+        for key in dict.fromkeys(clusters):
+            songs = self.gen.index.songs_in_cluster.get(key, [])
+            tags = Counter(t for s in songs for t in self.gen.songs[s].get("tags") or [])
+            out.append({"cluster": key, "size": len(songs), "tags": [t for t, _ in tags.most_common(4)]})
+        return out
+
+    def respond(self, title: str, clusters: list[str], n: int, seed: int | None, fmt: str, ranked: bool = False,
+                within: bool = False):
+        """Draw (or with `ranked`, rank) the songs on the decode thread (the title encoder and the model are not
+        shared across threads) and format; the clusters described are those the songs came from (a re-roll sends
+        them back, and `within` draws inside them)."""
+        from fastapi.responses import Response
+
+        from playlistgen.serving.formats import render
+
+        seed = seed if seed is not None else int(time.time_ns() % (2**32))
+        tracks = (self.gen.ranked_playlist(title, n, clusters) if ranked else
+                  self.gen.playlist_from_clusters(title, clusters, n, seed, within=within))
+        if fmt != "json":
+            media = "audio/x-mpegurl" if fmt == "m3u" else "text/csv"
+            return Response(render(tracks, fmt, title) + "\n", media_type=f"{media}; charset=utf-8",
+                            headers={"Content-Disposition": f'attachment; filename="playlist.{fmt}"'})
+        return {"title": title, "n": n, "seed": seed, "clusters": self.describe([t.cluster for t in tracks]),
+                "tracks": [t.to_json() for t in tracks]}
+
+    async def on_worker(self, fn, *args):
+        return await asyncio.get_running_loop().run_in_executor(self.batcher.worker, fn, *args)
+
+    async def playlist(self, req: PlaylistRequest):
+        from playlistgen.inference.generator import TitleError
+
+        try:
+            title = self.gen.prepare_title(req.title)
+        except TitleError as e:
+            return error(422, str(e), "title")
+        n = req.n or self.gen.policy.playlist_length
+        return await self.batcher.clusters(title, n, req.beams, req.temperature, req.seed,
+                                           finish=lambda clusters: self.respond(title, clusters, n, req.seed,
+                                                                                req.format, req.ranked))
+
+    async def reroll(self, req: RerollRequest):
+        from playlistgen.inference.generator import TitleError
+
+        try:
+            title = self.gen.prepare_title(req.title)
+        except TitleError as e:
+            return error(422, str(e), "title")
+        unknown = [k for k in req.clusters if k not in self.gen.index.songs_in_cluster]
+        if unknown:
+            return error(422, f"no cluster {unknown[0]!r} in this bundle", "clusters")
+        n = req.n or self.gen.policy.playlist_length
+        return await self.on_worker(lambda: self.respond(title, req.clusters, n, req.seed, req.format, within=True))
+
+    async def batch(self, req: BatchRequest):
+        """One playlist per title; a title that cannot be used (blank, too long) gets {"title", "error"} in its
+        place and the others are answered, as `generate-playlist --titles-file` does."""
+        from playlistgen.inference.generator import TitleError
+
+        titles, errors = {}, {}
+        for i, t in enumerate(req.titles):
+            try:
+                if len(t) > MAX_TITLE_CHARS:
+                    raise TitleError(f"at most {MAX_TITLE_CHARS} characters")
+                titles[i] = self.gen.prepare_title(t)
+            except TitleError as e:
+                errors[i] = {"title": t, "error": f"titles[{i}]: {e}", "field": f"titles.{i}"}
+        n = req.n or self.gen.policy.playlist_length
+        base = req.seed if req.seed is not None else int(time.time_ns() % (2**32))
+
+        def run() -> dict:
+            decoded = self.gen.generate_clusters_batch(list(titles.values()), n, req.beams, req.temperature,
+                                                       req.seed, for_ranking=True) if titles else []
+            answers = {i: self.respond(t, c, n, (base + i) % 2**32, "json")
+                       for (i, t), c in zip(titles.items(), decoded)}
+            return {"playlists": [answers.get(i) or errors[i] for i in range(len(req.titles))]}
+
+        return await self.on_worker(run)
+
+    def health(self) -> dict:
+        gen = self.gen
+        # the bundle's folder name, not its path: the server's file layout is not the client's business
+        return {"status": "ok", "bundle": Path(gen.bundle_dir).resolve().name, "songs": len(gen.songs),
+                "clusters": len(gen.index.songs_in_cluster),
+                "model_parameters": sum(p.numel() for p in gen.model.parameters()),
+                "format_version": gen.manifest.get("format_version"), "decode": gen.policy.to_dict(),
+                "ranking": gen.ranking.to_dict(), "batches": dict(sorted(self.batcher.batches.items()))}
+
+    def page(self) -> str:
+        from playlistgen.serving.page import PAGE
+
+        return (PAGE.replace("__N__", str(self.gen.policy.playlist_length)).replace("__MAX__", str(MAX_SONGS))
+                .replace("__MAX_TITLE__", str(MAX_TITLE_CHARS)))
+
+
+def error(status: int, message: str, field_name: str | None = None):
+    """The one error shape: {"error": what is wrong, "field": which part of the request}."""
+    from fastapi.responses import JSONResponse
+
+    return JSONResponse({"error": message, "field": field_name}, status_code=status)
+
+
+def install_error_handlers(app) -> None:
+    """Bad requests as 4xx {"error", "field"}; a bug fails one request with 500, never the server."""
+    from fastapi import Request
     from fastapi.exceptions import RequestValidationError
-    from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
-    from playlistgen.serving.formats import render
-    from playlistgen.inference.generator import PlaylistGenerator, TitleError
-
-    if gen is None:
-        gen = PlaylistGenerator(bundle)
-    batcher = MicroBatcher(gen, max_batch, max_wait_ms)
-
-    @asynccontextmanager
-    async def lifespan(app):
-        batcher.start()
-        yield
-        await batcher.stop()
-
-    app = FastAPI(title="playlistgen", version="1", lifespan=lifespan,
-                  description="Turn a playlist title or mood into a playlist of real songs.",
-                  docs_url=None, redoc_url=None)  # Swagger UI would load its scripts from a CDN
-
-    def error(status: int, message: str, field_name: str | None = None) -> JSONResponse:
-        return JSONResponse({"error": message, "field": field_name}, status_code=status)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError):
@@ -194,7 +283,7 @@ def create_app(bundle: str | Path, max_batch: int = 32, max_wait_ms: float = 10.
         return error(422, f"{where or 'request'}: {first.get('msg', 'invalid')}", where or None)
 
     @app.exception_handler(Exception)
-    async def crashed(request: Request, exc: Exception):  # a bug: one request fails, the server keeps going
+    async def crashed(request: Request, exc: Exception):
         log.exception("request %s failed", request.url.path)
         return error(500, f"internal error ({type(exc).__name__}); the server keeps running")
 
@@ -205,45 +294,14 @@ def create_app(bundle: str | Path, max_batch: int = 32, max_wait_ms: float = 10.
             return error(413, f"request body over {MAX_BODY_BYTES} bytes", "body")
         return await call_next(request)
 
-    def describe(clusters: list[str]) -> list[dict]:
-        out = []
-        for key in dict.fromkeys(clusters):
-            songs = gen.index.songs_in_cluster.get(key, [])
-            tags = Counter(t for s in songs for t in gen.songs[s].get("tags") or [])
-            out.append({"cluster": key, "size": len(songs), "tags": [t for t, _ in tags.most_common(4)]})
-        return out
 
-    def respond(title: str, clusters: list[str], n: int, seed: int | None, fmt: str, ranked: bool = False,
-                within: bool = False):
-        """Draw (or with `ranked`, rank) the songs on the decode thread (the title encoder and the model are not
-        shared across threads) and format; the clusters described are those the songs came from (a re-roll sends
-        them back, and `within` draws inside them)."""
-        seed = seed if seed is not None else int(time.time_ns() % (2**32))
-        tracks = (gen.ranked_playlist(title, n, clusters) if ranked else
-                  gen.playlist_from_clusters(title, clusters, n, seed, within=within))
-        if fmt != "json":
-            media = "audio/x-mpegurl" if fmt == "m3u" else "text/csv"
-            return Response(render(tracks, fmt, title) + "\n", media_type=f"{media}; charset=utf-8",
-                            headers={"Content-Disposition": f'attachment; filename="playlist.{fmt}"'})
-        return {"title": title, "n": n, "seed": seed, "clusters": describe([t.cluster for t in tracks]),
-                "tracks": [t.to_json() for t in tracks]}
-
-    async def playlist(req: PlaylistRequest):
-        try:
-            title = gen.prepare_title(req.title)
-        except TitleError as e:
-            return error(422, str(e), "title")
-        n = req.n or gen.policy.playlist_length
-        return await batcher.clusters(title, n, req.beams, req.temperature, req.seed,
-                                      finish=lambda clusters: respond(title, clusters, n, req.seed, req.format,
-                                                                      req.ranked))
-
-    async def on_worker(fn, *args):
-        return await asyncio.get_running_loop().run_in_executor(batcher.worker, fn, *args)
+def add_routes(app, svc: Service) -> None:
+    from fastapi import Body, Query
+    from fastapi.responses import HTMLResponse, PlainTextResponse
 
     @app.post("/api/playlist", summary="a playlist for a title")
     async def post_playlist(req: PlaylistRequest):
-        return await playlist(req)
+        return await svc.playlist(req)
 
     @app.get("/api/playlist", summary="a playlist for a title, from query parameters (download links)")
     async def get_playlist(title: str = Query(min_length=1, max_length=MAX_TITLE_CHARS),
@@ -252,70 +310,58 @@ def create_app(bundle: str | Path, max_batch: int = 32, max_wait_ms: float = 10.
                            temperature: float | None = Query(None, gt=0, le=MAX_TEMPERATURE),
                            beams: int | None = Query(None, ge=1, le=MAX_BEAMS), ranked: bool = Query(False),
                            format: str = Query("json", pattern="^(json|m3u|csv)$")):
-        return await playlist(PlaylistRequest(title=title, n=n, seed=seed, temperature=temperature, beams=beams,
-                                              ranked=ranked, format=format))
+        return await svc.playlist(PlaylistRequest(title=title, n=n, seed=seed, temperature=temperature, beams=beams,
+                                                  ranked=ranked, format=format))
 
     @app.post("/api/reroll", summary="new songs from the same clusters")
     async def reroll(req: RerollRequest):
-        try:
-            title = gen.prepare_title(req.title)
-        except TitleError as e:
-            return error(422, str(e), "title")
-        unknown = [k for k in req.clusters if k not in gen.index.songs_in_cluster]
-        if unknown:
-            return error(422, f"no cluster {unknown[0]!r} in this bundle", "clusters")
-        return await on_worker(lambda: respond(title, req.clusters, req.n or gen.policy.playlist_length, req.seed,
-                                               req.format, within=True))
+        return await svc.reroll(req)
 
     @app.get("/api/clusters/{key}", summary="a cluster's songs, size and tags")
     async def cluster(key: str, limit: int = Query(50, ge=1, le=1000)):
-        if key not in gen.index.songs_in_cluster:
+        if key not in svc.gen.index.songs_in_cluster:
             return error(404, f"no cluster {key!r}; cluster ids look like '12-3'", "key")
-        songs = gen.cluster_songs(key)
-        return {**describe([key])[0], "songs": songs[:limit]}
+        return {**svc.describe([key])[0], "songs": svc.gen.cluster_songs(key)[:limit]}
 
     @app.post("/api/batch", summary="one playlist per title, decoded in one batch")
     async def batch(req: BatchRequest = Body()):
-        titles = []
-        for i, t in enumerate(req.titles):
-            if len(t) > MAX_TITLE_CHARS:
-                return error(422, f"titles[{i}]: at most {MAX_TITLE_CHARS} characters", f"titles.{i}")
-            try:
-                titles.append(gen.prepare_title(t))
-            except TitleError as e:
-                return error(422, f"titles[{i}]: {e}", f"titles.{i}")
-        n = req.n or gen.policy.playlist_length
-        base = req.seed if req.seed is not None else int(time.time_ns() % (2**32))
-
-        def run() -> dict:
-            clusters = gen.generate_clusters_batch(titles, n, req.beams, req.temperature, req.seed, for_ranking=True)
-            return {"playlists": [respond(t, c, n, (base + i) % 2**32, "json")
-                                  for i, (t, c) in enumerate(zip(titles, clusters))]}
-
-        return await on_worker(run)
+        return await svc.batch(req)
 
     @app.get("/api/health", summary="which bundle and model are loaded")
     async def health():
-        manifest = gen.manifest
-        # the bundle's folder name, not its path: the server's file layout is not the client's business
-        return {"status": "ok", "bundle": Path(gen.bundle_dir).resolve().name, "songs": len(gen.songs),
-                "clusters": len(gen.index.songs_in_cluster),
-                "model_parameters": sum(p.numel() for p in gen.model.parameters()),
-                "format_version": manifest.get("format_version"), "decode": gen.policy.to_dict(),
-                "ranking": gen.ranking.to_dict(),
-                "batches": dict(sorted(batcher.batches.items()))}
+        return svc.health()
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     async def page():
-        from playlistgen.serving.page import PAGE
-
-        return (PAGE.replace("__N__", str(gen.policy.playlist_length)).replace("__MAX__", str(MAX_SONGS))
-                .replace("__MAX_TITLE__", str(MAX_TITLE_CHARS)))
+        return svc.page()
 
     @app.get("/favicon.ico", include_in_schema=False)
     async def favicon():
         return PlainTextResponse("", status_code=204)
 
+
+def create_app(bundle: str | Path, max_batch: int = 32, max_wait_ms: float = 10.0, gen=None):
+    """The FastAPI app serving `bundle` (or an already loaded PlaylistGenerator `gen`)."""
+    from contextlib import asynccontextmanager
+
+    from fastapi import FastAPI
+
+    from playlistgen.inference.generator import PlaylistGenerator
+
+    gen = gen if gen is not None else PlaylistGenerator(bundle)
+    svc = Service(gen, MicroBatcher(gen, max_batch, max_wait_ms))
+
+    @asynccontextmanager
+    async def lifespan(app):
+        svc.batcher.start()
+        yield
+        await svc.batcher.stop()
+
+    app = FastAPI(title="playlistgen", version="1", lifespan=lifespan,
+                  description="Turn a playlist title or mood into a playlist of real songs.",
+                  docs_url=None, redoc_url=None)  # Swagger UI would load its scripts from a CDN
+    install_error_handlers(app)
+    add_routes(app, svc)
     return app
 
 
