@@ -101,3 +101,14 @@ def test_layers_import_downward_only():
             if dep_parts[0] == "playlistgen" and len(dep_parts) > 2 and LAYERS.index(dep_parts[1]) > LAYERS.index(parts[1]):
                 upward.append(f"{'/'.join(parts)} imports {dep}")
     assert not upward, "imports that go up a layer: " + "; ".join(upward)
+
+
+def test_no_library_function_is_over_80_lines():
+    """A function that does not fit on a screen does several things: split it (the stage work in report.py, the
+    training loop in train.py and the worlds in synth*.py are split into named steps)."""
+    long = []
+    for path in sorted((ROOT / "playlistgen").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.end_lineno - node.lineno >= 80:
+                long.append(f"{path.relative_to(ROOT)}:{node.lineno} {node.name} ({node.end_lineno - node.lineno + 1} lines)")
+    assert not long, "functions over 80 lines: " + "; ".join(long)

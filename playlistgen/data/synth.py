@@ -108,80 +108,29 @@ def world_args(data: dict, seed: int, num_songs: int, num_playlists: int) -> dic
 
 
 def generate_world(
-    seed: int,
-    num_songs: int,
-    num_playlists: int,
-    latent_dim: int,
-    feature_dims: dict[str, int],
-    feature_noise: dict[str, float],
-    missing_share: dict[str, float],
-    song_noise: float,
-    popularity_zipf: float,
-    concept_zipf: float,
-    playlist_length: tuple[int, int],
-    primary_share: float,
-    secondary_share: float,
-    secondary_prob: float,
-    zh_share: float,
-    title_noise: float,
+    seed: int, num_songs: int, num_playlists: int, latent_dim: int, feature_dims: dict[str, int],
+    feature_noise: dict[str, float], missing_share: dict[str, float], song_noise: float, popularity_zipf: float,
+    concept_zipf: float, playlist_length: tuple[int, int], primary_share: float, secondary_share: float,
+    secondary_prob: float, zh_share: float, title_noise: float,
 ) -> World:
     """Build songs, playlists and feature sets; the same arguments always give the same world."""
     rng = np.random.default_rng(seed)
     n_g, n_m, n_e = len(GENRES), len(MOODS), len(ERAS)
-    genre_vec = rng.normal(size=(n_g, latent_dim))
-    mood_vec = rng.normal(size=(n_m, latent_dim))
-    era_vec = rng.normal(size=(n_e, latent_dim)) * 0.7
-
+    facet_vecs = (rng.normal(size=(n_g, latent_dim)), rng.normal(size=(n_m, latent_dim)),
+                  rng.normal(size=(n_e, latent_dim)) * 0.7)
     # Songs: concept, latent vector, metadata. Concept sizes are uneven, as real catalogs are.
     num_concepts = n_g * n_m * n_e
     concept_weight = rng.dirichlet(np.full(num_concepts, 2.0))
     song_concept = rng.choice(num_concepts, size=num_songs, p=concept_weight)
-    song_g, song_m, song_e = song_concept // (n_m * n_e), (song_concept // n_e) % n_m, song_concept % n_e
-    latent = genre_vec[song_g] + mood_vec[song_m] + era_vec[song_e] + rng.normal(scale=song_noise, size=(num_songs, latent_dim))
-
-    pop_rank = rng.permutation(num_songs) + 1
-    popularity = 1.0 / pop_rank ** popularity_zipf
-    popularity /= popularity.max()
-    artists_per_genre = max(2, num_songs // (n_g * 25))
-    artist_names = [[_name(rng, 2) for _ in range(artists_per_genre)] for _ in range(n_g)]
-    songs, song_ids = [], [f"s{i:06d}" for i in range(num_songs)]
-    for i in range(num_songs):
-        g, m, e = int(song_g[i]), int(song_m[i]), int(song_e[i])
-        songs.append({
-            "song_id": song_ids[i],
-            "title": _name(rng, int(rng.integers(1, 4))),
-            "artist": artist_names[g][int(rng.integers(artists_per_genre))],
-            "album": _name(rng, 2),
-            "tags": [GENRES[g][0], MOODS[m][0], ERAS[e][0]],
-            "popularity": round(float(popularity[i]) * 100, 3),
-        })
-
-    # Feature sets: each its own projection and facet weighting of the latent parts, and its own noise.
-    facet_weights = {0: (1.0, 0.6, 0.9), 1: (0.5, 1.0, 0.4)}
-    features = {}
-    for k, (name, dim) in enumerate(sorted(feature_dims.items())):
-        w_g, w_m, w_e = facet_weights.get(k, (1.0, 1.0, 1.0))
-        mixed = w_g * genre_vec[song_g] + w_m * mood_vec[song_m] + w_e * era_vec[song_e] + (latent - genre_vec[song_g] - mood_vec[song_m] - era_vec[song_e])
-        projection = rng.normal(size=(latent_dim, dim)) / np.sqrt(latent_dim)
-        vectors = mixed @ projection + rng.normal(scale=feature_noise[name], size=(num_songs, dim))
-        present = rng.random(num_songs) >= missing_share[name]
-        features[name] = (np.array(song_ids)[present], vectors[present].astype(np.float32))
+    columns = (song_concept // (n_m * n_e), (song_concept // n_e) % n_m, song_concept % n_e)
+    own = rng.normal(scale=song_noise, size=(num_songs, latent_dim))
+    popularity, songs = _songs_v1(rng, columns, num_songs, popularity_zipf)
+    song_ids = [s["song_id"] for s in songs]
+    features = _features_v1(rng, facet_vecs, columns, own, song_ids, feature_dims, feature_noise, missing_share)
 
     # Playlists: a concept and a title template; the pool is every song matching the facets the title names.
-    pools: dict[tuple[int, int, int], np.ndarray] = {}
-
-    def pool_of(g: int, m: int, e: int, facets: tuple[bool, bool, bool]) -> np.ndarray:
-        key = (g if facets[0] else -1, m if facets[1] else -1, e if facets[2] else -1)
-        if key not in pools:
-            match = np.ones(num_songs, dtype=bool)
-            for value, column in zip(key, (song_g, song_m, song_e)):
-                if value >= 0:
-                    match &= column == value
-            pools[key] = np.flatnonzero(match)
-        return pools[key]
-
-    concept_rank = rng.permutation(num_concepts) + 1
-    concept_pop = 1.0 / concept_rank ** concept_zipf
+    pools: dict[tuple, np.ndarray] = {}
+    concept_pop = 1.0 / (rng.permutation(num_concepts) + 1) ** concept_zipf
     concept_pop /= concept_pop.sum()
     global_p = popularity / popularity.sum()
     playlists = []
@@ -191,21 +140,62 @@ def generate_world(
         zh = rng.random() < zh_share
         template = str(rng.choice(ZH_TEMPLATES if zh else EN_TEMPLATES))
         facets = _facets(template)
-        primary = pool_of(g, m, e, facets)
+        primary = facet_pool(pools, columns, tuple(v if f else -1 for v, f in zip((g, m, e), facets)))
         secondary = None
         if rng.random() < secondary_prob:
             g2, m2, e2 = neighbour(rng, (g, m, e), (n_g, n_m, n_e))
-            secondary = pool_of(g2, m2, e2, facets)
+            secondary = facet_pool(pools, columns, tuple(v if f else -1 for v, f in zip((g2, m2, e2), facets)))
         primary = primary if len(primary) else np.arange(num_songs)
         secondary = secondary if secondary is not None and len(secondary) else None
         length = int(rng.integers(playlist_length[0], playlist_length[1] + 1))
         chosen = draw_songs(rng, length, primary, secondary, popularity, global_p, primary_share, secondary_share)
-        playlists.append({
-            "playlist_id": f"p{p:06d}",
-            "title": _title(rng, template, zh, g, m, e, title_noise),
-            "song_ids": [song_ids[s] for s in chosen],
-        })
+        playlists.append({"playlist_id": f"p{p:06d}", "title": _title(rng, template, zh, g, m, e, title_noise),
+                          "song_ids": [song_ids[s] for s in chosen]})
     return World(songs, playlists, features)
+
+
+def facet_pool(pools: dict, columns: tuple[np.ndarray, ...], key: tuple[int, ...]) -> np.ndarray:
+    """The songs whose facet columns match `key` (one value per column, -1 = any), memoised in `pools`."""
+    if key not in pools:
+        match = np.ones(len(columns[0]), dtype=bool)
+        for value, column in zip(key, columns):
+            if value >= 0:
+                match &= column == value
+        pools[key] = np.flatnonzero(match)
+    return pools[key]
+
+
+def _songs_v1(rng, columns: tuple[np.ndarray, ...], num_songs: int, popularity_zipf: float) -> tuple[np.ndarray, list]:
+    """Zipf popularity, and each song's name, artist (per genre), album and exact facet tags."""
+    song_g, song_m, song_e = columns
+    popularity = 1.0 / (rng.permutation(num_songs) + 1) ** popularity_zipf
+    popularity /= popularity.max()
+    artists_per_genre = max(2, num_songs // (len(GENRES) * 25))
+    artist_names = [[_name(rng, 2) for _ in range(artists_per_genre)] for _ in range(len(GENRES))]
+    songs = []
+    for i in range(num_songs):
+        g, m, e = int(song_g[i]), int(song_m[i]), int(song_e[i])
+        songs.append({"song_id": f"s{i:06d}", "title": _name(rng, int(rng.integers(1, 4))),
+                      "artist": artist_names[g][int(rng.integers(artists_per_genre))], "album": _name(rng, 2),
+                      "tags": [GENRES[g][0], MOODS[m][0], ERAS[e][0]], "popularity": round(float(popularity[i]) * 100, 3)})
+    return popularity, songs
+
+
+def _features_v1(rng, facet_vecs, columns, own, song_ids, feature_dims, feature_noise, missing_share) -> dict:
+    """Feature sets: each its own projection and facet weighting of the latent parts, its own noise and gaps."""
+    facet_weights = {0: (1.0, 0.6, 0.9), 1: (0.5, 1.0, 0.4)}
+    parts = [vecs[col] for vecs, col in zip(facet_vecs, columns)]
+    latent = parts[0] + parts[1] + parts[2] + own
+    latent_dim = own.shape[1]
+    features = {}
+    for k, (name, dim) in enumerate(sorted(feature_dims.items())):
+        w_g, w_m, w_e = facet_weights.get(k, (1.0, 1.0, 1.0))
+        mixed = w_g * parts[0] + w_m * parts[1] + w_e * parts[2] + (latent - parts[0] - parts[1] - parts[2])
+        projection = rng.normal(size=(latent_dim, dim)) / np.sqrt(latent_dim)
+        vectors = mixed @ projection + rng.normal(scale=feature_noise[name], size=(len(song_ids), dim))
+        present = rng.random(len(song_ids)) >= missing_share[name]
+        features[name] = (np.array(song_ids)[present], vectors[present].astype(np.float32))
+    return features
 
 
 def neighbour(rng: np.random.Generator, concept: tuple[int, int, int], sizes: tuple[int, int, int]) -> tuple[int, int, int]:

@@ -20,10 +20,12 @@ training and keeps the held-out wordings out of them.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 import numpy as np
 
 from playlistgen.data.corpus import split_of
-from playlistgen.data.synth import ERAS, GENRES, MOODS, World, _misspell, _name, draw_songs, neighbour
+from playlistgen.data.synth import ERAS, GENRES, MOODS, World, _misspell, _name, draw_songs, facet_pool, neighbour
 
 # genre -> (English wordings, held-out English wordings, other languages)
 GENRE_WORDS = {
@@ -141,6 +143,23 @@ def _noisy(rng, title: str, noise: float) -> str:
     return title.title() if casing < 0.25 else title.upper() if casing < 0.35 else title
 
 
+@dataclass
+class _Catalog:
+    """World v2's songs as arrays: concept facets, artist, popularity; `pool` finds songs by facets."""
+    genre: np.ndarray
+    mood: np.ndarray
+    era: np.ndarray
+    artist: np.ndarray
+    popularity: np.ndarray
+    artist_names: list[list[str]]
+    song_ids: list[str]
+    pools: dict = field(default_factory=dict)
+
+    def pool(self, key: tuple) -> np.ndarray:
+        """Songs matching the facets in key (g, m, e, artist); -1 = any."""
+        return facet_pool(self.pools, (self.genre, self.mood, self.era, self.artist), key)
+
+
 def generate_world_v2(
     seed: int, num_songs: int, num_playlists: int, latent_dim: int, feature_dims: dict[str, int],
     feature_noise: dict[str, float], feature_facets: dict[str, list[float]], missing_share: dict[str, float],
@@ -152,20 +171,62 @@ def generate_world_v2(
     """Songs, playlists and feature sets of world v2; the same arguments always give the same world.
     `split_seed`, `val_share`, `test_share` must be the corpus stage's (held-out wordings stay out of training)."""
     rng = np.random.default_rng(seed)
-    genres, moods, eras = [g for g, _ in GENRES], [m for m, _, _ in MOODS], [e for e, _ in ERAS]
-    n_g, n_m, n_e = len(genres), len(moods), len(eras)
-    genre_vec = rng.normal(size=(n_g, latent_dim))
-    mood_vec = rng.normal(size=(n_m, latent_dim))
-    era_vec = rng.normal(size=(n_e, latent_dim)) * 0.7
-
+    n_g, n_m, n_e = len(GENRES), len(MOODS), len(ERAS)
+    facet_vecs = (rng.normal(size=(n_g, latent_dim)), rng.normal(size=(n_m, latent_dim)),
+                  rng.normal(size=(n_e, latent_dim)) * 0.7)
     num_concepts = n_g * n_m * n_e
     song_concept = rng.choice(num_concepts, size=num_songs, p=rng.dirichlet(np.full(num_concepts, 2.0)))
-    song_g, song_m, song_e = song_concept // (n_m * n_e), (song_concept // n_e) % n_m, song_concept % n_e
     own = rng.normal(scale=song_noise, size=(num_songs, latent_dim))  # a song's own deviation from its concept
+    cat, songs = _songs_v2(rng, song_concept, num_songs, popularity_zipf)
+    features = {}
+    for name, dim in sorted(feature_dims.items()):
+        w_g, w_m, w_e = feature_facets[name]
+        mixed = w_g * facet_vecs[0][cat.genre] + w_m * facet_vecs[1][cat.mood] + w_e * facet_vecs[2][cat.era] + own
+        vectors = mixed @ (rng.normal(size=(latent_dim, dim)) / np.sqrt(latent_dim))
+        vectors += rng.normal(scale=feature_noise[name], size=(num_songs, dim))
+        present = rng.random(num_songs) >= missing_share[name]
+        features[name] = (np.array(cat.song_ids)[present], vectors[present].astype(np.float32))
+
+    concept_pop = 1.0 / (rng.permutation(num_concepts) + 1) ** concept_zipf
+    concept_pop /= concept_pop.sum()
+    global_p = cat.popularity / cat.popularity.sum()
+    languages = ["en"] + sorted(language_share)
+    language_p = [1 - sum(language_share.values())] + [language_share[k] for k in sorted(language_share)]
+    shares = (held_out_share, artist_share, emoji_share)
+    lo, hi = playlist_length
+    playlists = []
+    for p in range(num_playlists):
+        playlist_id = f"p{p:06d}"
+        evaluation = split_of(playlist_id, split_seed, val_share, test_share) != "train"
+        c1 = int(rng.choice(num_concepts, p=concept_pop))
+        g, m, e = c1 // (n_m * n_e), (c1 // n_e) % n_m, c1 % n_e
+        title, template, artist = _title_v2(rng, cat, (g, m, e), evaluation, shares, languages, language_p, title_noise)
+        named = (True, False, False) if artist >= 0 else _facets(template)
+        primary = cat.pool((g if named[0] else -1, m if named[1] else -1, e if named[2] else -1, artist))
+        if artist >= 0:  # an artist playlist: the artist's songs, then their genre
+            primary = np.union1d(primary, cat.pool((g, -1, -1, -1))) if len(primary) < 10 else primary
+        secondary = None
+        if rng.random() < secondary_prob:  # a neighbouring concept: one facet changed
+            g2, m2, e2 = neighbour(rng, (g, m, e), (n_g, n_m, n_e))
+            secondary = cat.pool((g2 if named[0] or artist >= 0 else -1, m2 if named[1] else -1,
+                                  e2 if named[2] else -1, -1))
+        primary = primary if len(primary) else np.arange(num_songs)
+        secondary = secondary if secondary is not None and len(secondary) else None
+        length = int(round(np.exp(rng.uniform(np.log(lo), np.log(hi)))))  # long-tailed: many short, some long
+        chosen = draw_songs(rng, length, primary, secondary, cat.popularity, global_p, primary_share, secondary_share)
+        playlists.append({"playlist_id": playlist_id, "title": title, "song_ids": [cat.song_ids[s] for s in chosen]})
+    return World(songs, playlists, features)
+
+
+def _songs_v2(rng, song_concept: np.ndarray, num_songs: int, popularity_zipf: float) -> tuple[_Catalog, list[dict]]:
+    """Each song's facets, artist (per genre), Zipf popularity and coarse, partly wrong tags."""
+    genres, moods = [g for g, _ in GENRES], [m for m, _, _ in MOODS]
+    n_m, n_e = len(MOODS), len(ERAS)
+    song_g, song_m, song_e = song_concept // (n_m * n_e), (song_concept // n_e) % n_m, song_concept % n_e
     popularity = 1.0 / (rng.permutation(num_songs) + 1) ** popularity_zipf
     popularity /= popularity.max()
-    artists_per_genre = max(2, num_songs // (n_g * 25))
-    artist_names = [[_name(rng, 2) for _ in range(artists_per_genre)] for _ in range(n_g)]
+    artists_per_genre = max(2, num_songs // (len(GENRES) * 25))
+    artist_names = [[_name(rng, 2) for _ in range(artists_per_genre)] for _ in range(len(GENRES))]
     song_artist = rng.integers(artists_per_genre, size=num_songs)
     song_ids = [f"s{i:06d}" for i in range(num_songs)]
     songs = []
@@ -179,70 +240,28 @@ def generate_world_v2(
         songs.append({"song_id": song_ids[i], "title": _name(rng, int(rng.integers(1, 4))),
                       "artist": artist_names[song_g[i]][song_artist[i]], "album": _name(rng, 2), "tags": tags,
                       "popularity": round(float(popularity[i]) * 100, 3)})
+    return _Catalog(song_g, song_m, song_e, song_artist, popularity, artist_names, song_ids), songs
 
-    features = {}
-    for name, dim in sorted(feature_dims.items()):
-        w_g, w_m, w_e = feature_facets[name]
-        mixed = w_g * genre_vec[song_g] + w_m * mood_vec[song_m] + w_e * era_vec[song_e] + own
-        vectors = mixed @ (rng.normal(size=(latent_dim, dim)) / np.sqrt(latent_dim))
-        vectors += rng.normal(scale=feature_noise[name], size=(num_songs, dim))
-        present = rng.random(num_songs) >= missing_share[name]
-        features[name] = (np.array(song_ids)[present], vectors[present].astype(np.float32))
 
-    pools: dict[tuple, np.ndarray] = {}
-
-    def pool_of(key: tuple) -> np.ndarray:
-        """Songs matching the facets in key (g, m, e, artist); -1 = any."""
-        if key not in pools:
-            match = np.ones(num_songs, dtype=bool)
-            for value, column in zip(key, (song_g, song_m, song_e, song_artist)):
-                if value >= 0:
-                    match &= column == value
-            pools[key] = np.flatnonzero(match)
-        return pools[key]
-
-    concept_pop = 1.0 / (rng.permutation(num_concepts) + 1) ** concept_zipf
-    concept_pop /= concept_pop.sum()
-    global_p = popularity / popularity.sum()
-    languages = ["en"] + sorted(language_share)
-    language_p = [1 - sum(language_share.values())] + [language_share[k] for k in sorted(language_share)]
-    lo, hi = playlist_length
-    playlists = []
-    for p in range(num_playlists):
-        playlist_id = f"p{p:06d}"
-        evaluation = split_of(playlist_id, split_seed, val_share, test_share) != "train"
-        c1 = int(rng.choice(num_concepts, p=concept_pop))
-        g, m, e = c1 // (n_m * n_e), (c1 // n_e) % n_m, c1 % n_e
-        artist = -1
-        u = rng.random()
-        if evaluation and u < held_out_share:
-            template = _pick(rng, HELD_OUT_TEMPLATES)
-            title = template.format(**_words(rng, genres[g], moods[m], eras[e], "en", held_out=True))
-        elif u < held_out_share + artist_share:
-            artist = int(rng.integers(artists_per_genre))
-            template = _pick(rng, ARTIST_TEMPLATES)
-            title = _noisy(rng, template.format(artist=artist_names[g][artist]), title_noise)
-        elif u < held_out_share + artist_share + emoji_share:
-            template = "{emoji}"
-            emoji = MOOD_WORDS[moods[m]][5]
-            title = "".join(_pick(rng, emoji) for _ in range(int(rng.integers(1, 4))))
-        else:
-            lang = languages[int(rng.choice(len(languages), p=language_p))]
-            template = _pick(rng, {"en": EN_TEMPLATES, "zh": ZH_TEMPLATES, "es": ES_TEMPLATES}[lang])
-            title = _noisy(rng, template.format(**_words(rng, genres[g], moods[m], eras[e], lang, False)), title_noise)
-        named = (True, False, False) if artist >= 0 else _facets(template)
-        key = (g if named[0] else -1, m if named[1] else -1, e if named[2] else -1, artist)
-        primary = pool_of(key)
-        if artist >= 0:  # an artist playlist: the artist's songs, then their genre
-            primary = np.union1d(primary, pool_of((g, -1, -1, -1))) if len(primary) < 10 else primary
-        secondary = None
-        if rng.random() < secondary_prob:  # a neighbouring concept: one facet changed
-            g2, m2, e2 = neighbour(rng, (g, m, e), (n_g, n_m, n_e))
-            secondary = pool_of((g2 if named[0] or artist >= 0 else -1, m2 if named[1] else -1,
-                                 e2 if named[2] else -1, -1))
-        primary = primary if len(primary) else np.arange(num_songs)
-        secondary = secondary if secondary is not None and len(secondary) else None
-        length = int(round(np.exp(rng.uniform(np.log(lo), np.log(hi)))))  # long-tailed: many short, some long
-        chosen = draw_songs(rng, length, primary, secondary, popularity, global_p, primary_share, secondary_share)
-        playlists.append({"playlist_id": playlist_id, "title": title, "song_ids": [song_ids[s] for s in chosen]})
-    return World(songs, playlists, features)
+def _title_v2(rng, cat: _Catalog, concept: tuple[int, int, int], evaluation: bool, shares: tuple[float, float, float],
+              languages: list[str], language_p: list[float], title_noise: float) -> tuple[str, str, int]:
+    """A playlist's title, the template it came from and the artist it names (-1: none): held-out wordings (only
+    for validation and test playlists), an artist, emoji, or a template in one of the languages."""
+    genres, moods, eras = [g for g, _ in GENRES], [m for m, _, _ in MOODS], [e for e, _ in ERAS]
+    g, m, e = concept
+    held_out_share, artist_share, emoji_share = shares
+    u = rng.random()
+    if evaluation and u < held_out_share:
+        template = _pick(rng, HELD_OUT_TEMPLATES)
+        return template.format(**_words(rng, genres[g], moods[m], eras[e], "en", held_out=True)), template, -1
+    if u < held_out_share + artist_share:
+        artist = int(rng.integers(len(cat.artist_names[g])))
+        template = _pick(rng, ARTIST_TEMPLATES)
+        return _noisy(rng, template.format(artist=cat.artist_names[g][artist]), title_noise), template, artist
+    if u < held_out_share + artist_share + emoji_share:
+        emoji = MOOD_WORDS[moods[m]][5]
+        return "".join(_pick(rng, emoji) for _ in range(int(rng.integers(1, 4)))), "{emoji}", -1
+    lang = languages[int(rng.choice(len(languages), p=language_p))]
+    template = _pick(rng, {"en": EN_TEMPLATES, "zh": ZH_TEMPLATES, "es": ES_TEMPLATES}[lang])
+    title = _noisy(rng, template.format(**_words(rng, genres[g], moods[m], eras[e], lang, False)), title_noise)
+    return title, template, -1

@@ -154,13 +154,39 @@ def by_playlist_length(recs: dict, test: list[Example], index: ClusterIndex, p: 
 
 def evaluate(params: dict, accelerator) -> Evaluation | None:
     """Decode (sharded over accelerate processes), score and report; None on processes other than the main one."""
+    decoded = decode_splits(params, accelerator)
+    return score_splits(params, decoded) if accelerator.is_main_process else None
+
+
+@dataclass
+class Decoded:
+    """What the model generated for the test and validation titles, and what scoring it needs beside."""
+    train: list
+    test: list
+    val: list
+    index: ClusterIndex
+    songs: dict
+    title_encoder: object
+    policy: object
+    sequences: list
+    distributions: list | None
+    val_sequences: list
+    val_distributions: list | None
+    seconds: float
+    invalid: int
+    total: int
+    free: tuple  # (sequences, invalid, total) of the unconstrained sample
+
+
+def decode_splits(params: dict, accelerator) -> Decoded:
+    """Load the model and its inputs from the work folder and decode the test titles (timed), an unconstrained
+    sample of them and the validation titles, with the DecodePolicy the bundle carries."""
     import torch
 
-    from playlistgen.data.catalog import FEATURES_DIR, load_songs
+    from playlistgen.data.catalog import load_songs
     from playlistgen.inference.decode import ClusterConstraint, DecodePolicy
-    from playlistgen.data.features import read_song_vectors
-    from playlistgen.modeling.model import load_model
     from playlistgen.inference.recommend import Recommender
+    from playlistgen.modeling.model import load_model
     from playlistgen.modeling.title_encoder import make_title_encoder
     from playlistgen.modeling.tokenizer import CodeVocab, load_tokenizer
 
@@ -171,18 +197,14 @@ def evaluate(params: dict, accelerator) -> Evaluation | None:
     vocab = CodeVocab.from_tokenizer(tokenizer, index.cluster_levels, index.codebook_size)
     model = load_model(work / "train" / "model").to(accelerator.device)
     train, test, val = (read_examples(work / "corpus" / f"{name}.jsonl") for name in ("train", "test", "val"))
-    songs = load_songs(Path(base["raw_dir"]) / "songs.jsonl")
-    titles = [e.title for e in test]
     max_source = params["train"]["max_source_tokens"]
     reads_states = getattr(model, "title_proj", None) is not None
     title_encoder = make_title_encoder("minilm" if reads_states or p["title_ranking"] else "none", max_source)
-
     policy = DecodePolicy.from_params(p)  # the bundle carries it: generate-playlist decodes the same way
     cfg = policy.config(clusters=len(index.songs_in_cluster))
     constraint = ClusterConstraint(vocab, list(index.songs_in_cluster), cfg.min_clusters, cfg.max_clusters,
                                    policy.max_repeats)
     retrieval = Recommender.retrieval_for(work / "train" / "model", train, index, vocab)
-
     keys = list(index.songs_in_cluster) if p["cluster_score_power"] else None  # the model's cluster distribution
 
     def decode(batch_titles, constrained=True):
@@ -191,17 +213,29 @@ def evaluate(params: dict, accelerator) -> Evaluation | None:
                           accelerator, title_encoder if reads_states else None, retrieval,
                           keys if constrained else None)
 
+    titles = [e.title for e in test]
     t0 = time.perf_counter()
     torch.manual_seed(base["seed"])  # sampling mode draws from the global generator
     sequences, invalid, total, distributions = decode(titles)
     seconds = time.perf_counter() - t0
     free_seqs, free_bad, free_total, _ = decode(titles[: p["unconstrained_sample"]], constrained=False)
     val_sequences, _, _, val_distributions = decode([e.title for e in val])
-    if not accelerator.is_main_process:
-        return None
+    return Decoded(train, test, val, index, load_songs(Path(base["raw_dir"]) / "songs.jsonl"), title_encoder, policy,
+                   sequences, distributions, val_sequences, val_distributions, seconds, invalid, total,
+                   (free_seqs, free_bad, free_total))
 
-    answerer = Answerer(params, train, index, songs, title_encoder)
-    recs = answerer.answers(test, sequences, distributions)
+
+def score_splits(params: dict, d: Decoded) -> Evaluation:
+    """Every method's answers scored on test and validation, with intervals, drawn playlists, slices and the
+    decoding figures."""
+    from playlistgen.data.catalog import FEATURES_DIR
+    from playlistgen.data.features import read_song_vectors
+
+    p, base = params["evaluate"], params["base"]
+    test, val, index, songs = d.test, d.val, d.index, d.songs
+    titles, val_titles = [e.title for e in test], [e.title for e in val]
+    answerer = Answerer(params, d.train, index, songs, d.title_encoder)
+    recs = answerer.answers(test, d.sequences, d.distributions)
     results = {name: score(r, test, index, p["ks"], len(songs)) for name, r in recs.items()}
     for name, r in recs.items():  # title sensitivity: a model that ignores the title gives everyone one list
         distinct_share, commonest_share = top_list_diversity([x.songs for x in r], 10)
@@ -209,7 +243,7 @@ def evaluate(params: dict, accelerator) -> Evaluation | None:
                              most_common_top10_share=round(commonest_share, 4),
                              commonest_song_top10_share=round(commonest_item_share([x.songs for x in r], 10), 4))
     results.update(intervals(recs, test, index, p, base["seed"]))
-    val_recs = answerer.answers(val, val_sequences, val_distributions)  # where choices are made (params.yaml cites these numbers)
+    val_recs = answerer.answers(val, d.val_sequences, d.val_distributions)  # where choices are made
     validation = {name: {m: v for m, v in score(r, val, index, p["ks"], len(songs)).items() if m in HEADLINE}
                   for name, r in val_recs.items()}
     validation.update(intervals(val_recs, val, index, p, base["seed"]), val_playlists=len(val))
@@ -220,26 +254,30 @@ def evaluate(params: dict, accelerator) -> Evaluation | None:
     artist_of_song = {s: v.artist for s, v in songs.items()}
     # what generate-playlist gives: one song drawn per generated cluster (or per ranked slot), by its draw weights
     results["sampled"] = sampled_playlist_metrics(
-        drawn_sequences(recs, sequences, index, p), test, index, artist_of_song, base["seed"],
-        dict(zip(vectors.song_ids, vectors.vectors)), answerer.draw_weights(titles), policy.playlist_length, named)
-    val_titles = [e.title for e in val]
+        drawn_sequences(recs, d.sequences, index, p), test, index, artist_of_song, base["seed"],
+        dict(zip(vectors.song_ids, vectors.vectors)), answerer.draw_weights(titles), d.policy.playlist_length, named)
     validation["sampled"] = sampled_playlist_metrics(
-        drawn_sequences(val_recs, val_sequences, index, p), val, index, artist_of_song, base["seed"], None,
-        answerer.draw_weights(val_titles), policy.playlist_length, answerer.named(val_titles))
+        drawn_sequences(val_recs, d.val_sequences, index, p), val, index, artist_of_song, base["seed"], None,
+        answerer.draw_weights(val_titles), d.policy.playlist_length, answerer.named(val_titles))
     results["by_playlist_length"] = by_playlist_length(recs, test, index, p, len(songs))
-    results["slices"] = slices(recs, test, train, index, p["ks"], len(songs), named)
-    free_bad += sum(1 for seq in free_seqs for key in seq if key not in index.songs_in_cluster)
-    constrained_bad = invalid + sum(1 for seq in sequences for key in seq if key not in index.songs_in_cluster)
-    n_clusters = [max(1, len(distinct(s))) for s in sequences]
-    results["decoding"] = {
-        "test_playlists": len(test),
-        "constrained_invalid_rate": round(constrained_bad / max(total, 1), 4),
-        "unconstrained_invalid_rate": round(free_bad / max(free_total, 1), 4),
-        "mean_generated_clusters": round(sum(len(s) for s in sequences) / len(sequences), 2),
-        "mean_distinct_clusters": round(sum(n_clusters) / len(n_clusters), 2),
-        "ms_per_title": round(1000 * seconds / len(titles), 1),
-    }
+    results["slices"] = slices(recs, test, d.train, index, p["ks"], len(songs), named)
+    results["decoding"] = decoding_figures(d)
     at_k = [{"method": name, "k": k, "ndcg": results[name][f"ndcg@{k}"], "recall": results[name][f"recall@{k}"]}
             for name in recs for k in p["ks"]]
-    samples = format_samples(test, sequences, index, songs, p["samples_shown"], base["seed"])
+    samples = format_samples(test, d.sequences, index, songs, p["samples_shown"], base["seed"])
     return Evaluation(results, validation, at_k, samples)
+
+
+def decoding_figures(d: Decoded) -> dict:
+    """Invalid-ID rates with and without the constraint, clusters generated per title, and ms per title."""
+    known = d.index.songs_in_cluster
+    free_seqs, free_bad, free_total = d.free
+    free_bad += sum(1 for seq in free_seqs for key in seq if key not in known)
+    constrained_bad = d.invalid + sum(1 for seq in d.sequences for key in seq if key not in known)
+    n_clusters = [max(1, len(distinct(s))) for s in d.sequences]
+    return {"test_playlists": len(d.test),
+            "constrained_invalid_rate": round(constrained_bad / max(d.total, 1), 4),
+            "unconstrained_invalid_rate": round(free_bad / max(free_total, 1), 4),
+            "mean_generated_clusters": round(sum(len(s) for s in d.sequences) / len(d.sequences), 2),
+            "mean_distinct_clusters": round(sum(n_clusters) / len(n_clusters), 2),
+            "ms_per_title": round(1000 * d.seconds / len(d.test), 1)}

@@ -141,6 +141,49 @@ def train_model(model, train_data, val_data, cfg: TrainConfig, accelerator, pad_
     """
     if cfg.decoder_input_dropout > 0 and mask_id is None:
         raise ValueError("decoder_input_dropout needs mask_id (the tokenizer's unk id).")
+    run = prepare_run(model, train_data, val_data, cfg, accelerator, pad_id, mask_id, token_weights)
+    cfg = run.cfg
+    checkpointer = Checkpointer(checkpoint_dir, fingerprint, accelerator) if checkpoint_dir else None
+    best_dir = checkpointer.best_dir if checkpointer else out_dir
+    p = (checkpointer.restore() if checkpointer else None) or Progress()
+    t_start = time.perf_counter()
+    run.model.train()
+    while p.epoch < cfg.epochs and not p.stopped_early:
+        train_epoch(run, p, checkpointer, checkpoint_every, t_start)
+        end_epoch(run, p, best_dir)
+        if checkpointer:
+            checkpointer.save(replace(p, seconds=p.seconds + time.perf_counter() - t_start))
+    seconds = p.seconds + time.perf_counter() - t_start
+    accelerator.wait_for_everyone()
+    if accelerator.is_main_process:
+        if checkpointer:
+            with atomic_dir(out_dir) as tmp:
+                shutil.copytree(best_dir, tmp, dirs_exist_ok=True)
+        write_csv(p.rows, log_path, ["step", "epoch", "loss", "lr", "tokens_per_s"])
+        write_csv(p.val_rows, val_log_path, ["epoch", "step", "val_loss"])
+    return {"best_val_loss": round(p.best_val, 5), "best_epoch": p.best_epoch, "epochs_run": p.epoch, "steps": p.step,
+            "train_seconds": round(seconds, 1), "tokens_per_s": round(p.tokens_seen / max(seconds, 1e-9), 1)}
+
+
+@dataclass
+class Run:
+    """One training run's prepared parts (accelerator.prepare'd model, optimizer, loaders and schedule)."""
+    cfg: TrainConfig
+    accelerator: object
+    model: object
+    optimizer: object
+    scheduler: object
+    train_loader: object
+    train_sampler: object
+    val_loader: object
+    pad_id: int
+    mask_id: int | None
+    token_weights: torch.Tensor | None
+
+
+def prepare_run(model, train_data, val_data, cfg: TrainConfig, accelerator, pad_id: int, mask_id, token_weights) -> Run:
+    """Loaders, AdamW (no decay on biases and norms), warmup then decay, all through accelerator.prepare; on small
+    data the epochs are raised until the run makes `cfg.min_steps` optimizer steps."""
     train_loader, train_sampler = make_loader(train_data, cfg.batch_size, pad_id, cfg.seed, shuffle=True,
                                               num_workers=cfg.loader_workers)
     val_loader, _ = make_loader(val_data, cfg.batch_size, pad_id, cfg.seed, shuffle=False)
@@ -151,8 +194,7 @@ def train_model(model, train_data, val_data, cfg: TrainConfig, accelerator, pad_
         lr=cfg.lr, fused=accelerator.device.type == "cuda",
     )
     steps_per_epoch = math.ceil(len(train_loader) / accelerator.num_processes / cfg.grad_accum)
-    epochs = cfg.epochs
-    if steps_per_epoch * epochs < cfg.min_steps:
+    if steps_per_epoch * cfg.epochs < cfg.min_steps:
         epochs = math.ceil(cfg.min_steps / steps_per_epoch)
         log.warning("%d training examples make %d optimizer steps per epoch: %d epochs would be %d steps, under "
                     "train.min_steps (%d), which leaves a model near chance; training %d epochs instead. Lower "
@@ -170,81 +212,75 @@ def train_model(model, train_data, val_data, cfg: TrainConfig, accelerator, pad_
         model, optimizer, train_loader, val_loader, scheduler)
     if token_weights is not None:
         token_weights = token_weights.to(accelerator.device)
+    return Run(cfg, accelerator, model, optimizer, scheduler, train_loader, train_sampler, val_loader, pad_id, mask_id,
+               token_weights)
 
-    checkpointer = Checkpointer(checkpoint_dir, fingerprint, accelerator) if checkpoint_dir else None
-    best_dir = checkpointer.best_dir if checkpointer else out_dir
-    p = (checkpointer.restore() if checkpointer else None) or Progress()
-    t_start = time.perf_counter()
-    model.train()
-    while p.epoch < cfg.epochs and not p.stopped_early:
-        # Accelerate's loader calls set_epoch(its own pass counter) on our sampler when iterated; after a resume
-        # that counter starts at 0, so set it (and the sampler) to the real epoch explicitly.
-        loader = accelerator.skip_first_batches(train_loader, p.batch_in_epoch) if p.batch_in_epoch else train_loader
-        loader.set_epoch(p.epoch)
-        train_sampler.set_epoch(p.epoch)
-        bar = tqdm(loader, desc=f"epoch {p.epoch + 1}/{cfg.epochs}", disable=not accelerator.is_local_main_process,
-                   leave=False, initial=p.batch_in_epoch, total=len(train_loader))
-        # Token counts stay on the device and are read only when a log row is written: reading them every step
-        # would make the CPU wait for each GPU step before it may prepare the next batch.
-        t_window, tok_at_window = time.perf_counter(), p.tokens_seen
-        tok_pending = torch.zeros((), dtype=torch.long, device=accelerator.device)  # not yet in p.tokens_seen
-        for batch in bar:
-            with accelerator.accumulate(model):
-                with autocast(cfg.mixed_precision, accelerator.device):
-                    loss = training_loss(model, batch, pad_id, cfg, mask_id, token_weights)
-                accelerator.backward(loss)
-                if accelerator.sync_gradients and cfg.clip_grad_norm > 0:
-                    accelerator.clip_grad_norm_(model.parameters(), cfg.clip_grad_norm)
-                optimizer.step()
-                scheduler.step()
-                optimizer.zero_grad(set_to_none=True)
-            tok_pending += (batch["attention_mask"].sum() + (batch["labels"] != -100).sum()) * accelerator.num_processes
-            p.batch_in_epoch += 1
-            if accelerator.sync_gradients:
-                p.step += 1
-                if p.step % cfg.log_every == 0:
-                    p.tokens_seen += int(tok_pending)
-                    tok_pending.zero_()
-                    n_tok = p.tokens_seen - tok_at_window
-                    elapsed = time.perf_counter() - t_window
-                    row = {"step": p.step, "epoch": p.epoch + 1, "loss": round(float(loss.detach()), 5),
-                           "lr": float(scheduler.get_last_lr()[0]), "tokens_per_s": round(n_tok / elapsed, 1)}
-                    p.rows.append(row)
-                    bar.set_postfix(loss=f"{row['loss']:.3f}", tok_s=f"{row['tokens_per_s']:.0f}")
-                    t_window, tok_at_window = time.perf_counter(), p.tokens_seen
-                if checkpointer and checkpoint_every and p.step % checkpoint_every == 0:
-                    p.tokens_seen += int(tok_pending)
-                    tok_pending.zero_()
-                    checkpointer.save(replace(p, seconds=p.seconds + time.perf_counter() - t_start, rows=list(p.rows)))
-        p.tokens_seen += int(tok_pending)
-        val_loss = evaluate_loss(model, val_loader, accelerator, cfg.mixed_precision)
-        accelerator.print(f"epoch {p.epoch + 1}: val loss {val_loss:.4f} (best {p.best_val:.4f})")
-        p.val_rows.append({"epoch": p.epoch + 1, "step": p.step, "val_loss": round(val_loss, 5)})
-        p.epoch, p.batch_in_epoch = p.epoch + 1, 0
-        if val_loss < p.best_val:
-            p.best_val, p.best_epoch, p.bad_epochs = val_loss, p.epoch, 0
-            accelerator.wait_for_everyone()
-            if accelerator.is_main_process:
-                with atomic_dir(best_dir) as tmp:
-                    accelerator.unwrap_model(model, keep_torch_compile=False).save_pretrained(tmp)
-        else:
-            p.bad_epochs += 1
-            # on small data the validation loss is noisy: no early stop before min_steps
-            if p.bad_epochs >= cfg.patience and p.step >= cfg.min_steps:
-                accelerator.print(f"early stop: no val improvement for {cfg.patience} epochs")
-                p.stopped_early = True
-        if checkpointer:
-            checkpointer.save(replace(p, seconds=p.seconds + time.perf_counter() - t_start))
-    seconds = p.seconds + time.perf_counter() - t_start
-    accelerator.wait_for_everyone()
-    if accelerator.is_main_process:
-        if checkpointer:
-            with atomic_dir(out_dir) as tmp:
-                shutil.copytree(best_dir, tmp, dirs_exist_ok=True)
-        write_csv(p.rows, log_path, ["step", "epoch", "loss", "lr", "tokens_per_s"])
-        write_csv(p.val_rows, val_log_path, ["epoch", "step", "val_loss"])
-    return {"best_val_loss": round(p.best_val, 5), "best_epoch": p.best_epoch, "epochs_run": p.epoch, "steps": p.step,
-            "train_seconds": round(seconds, 1), "tokens_per_s": round(p.tokens_seen / max(seconds, 1e-9), 1)}
+
+def train_epoch(run: Run, p: Progress, checkpointer, checkpoint_every: int, t_start: float) -> None:
+    """One pass over the training batches (from where a resumed run left off), logging every cfg.log_every steps."""
+    cfg, accelerator, model = run.cfg, run.accelerator, run.model
+    # Accelerate's loader calls set_epoch(its own pass counter) on our sampler when iterated; after a resume
+    # that counter starts at 0, so set it (and the sampler) to the real epoch explicitly.
+    loader = accelerator.skip_first_batches(run.train_loader, p.batch_in_epoch) if p.batch_in_epoch else run.train_loader
+    loader.set_epoch(p.epoch)
+    run.train_sampler.set_epoch(p.epoch)
+    bar = tqdm(loader, desc=f"epoch {p.epoch + 1}/{cfg.epochs}", disable=not accelerator.is_local_main_process,
+               leave=False, initial=p.batch_in_epoch, total=len(run.train_loader))
+    # Token counts stay on the device and are read only when a log row is written: reading them every step
+    # would make the CPU wait for each GPU step before it may prepare the next batch.
+    t_window, tok_at_window = time.perf_counter(), p.tokens_seen
+    tok_pending = torch.zeros((), dtype=torch.long, device=accelerator.device)  # not yet in p.tokens_seen
+    for batch in bar:
+        with accelerator.accumulate(model):
+            with autocast(cfg.mixed_precision, accelerator.device):
+                loss = training_loss(model, batch, run.pad_id, cfg, run.mask_id, run.token_weights)
+            accelerator.backward(loss)
+            if accelerator.sync_gradients and cfg.clip_grad_norm > 0:
+                accelerator.clip_grad_norm_(model.parameters(), cfg.clip_grad_norm)
+            run.optimizer.step()
+            run.scheduler.step()
+            run.optimizer.zero_grad(set_to_none=True)
+        tok_pending += (batch["attention_mask"].sum() + (batch["labels"] != -100).sum()) * accelerator.num_processes
+        p.batch_in_epoch += 1
+        if not accelerator.sync_gradients:
+            continue
+        p.step += 1
+        if p.step % cfg.log_every == 0:
+            p.tokens_seen += int(tok_pending)
+            tok_pending.zero_()
+            elapsed = time.perf_counter() - t_window
+            row = {"step": p.step, "epoch": p.epoch + 1, "loss": round(float(loss.detach()), 5),
+                   "lr": float(run.scheduler.get_last_lr()[0]),
+                   "tokens_per_s": round((p.tokens_seen - tok_at_window) / elapsed, 1)}
+            p.rows.append(row)
+            bar.set_postfix(loss=f"{row['loss']:.3f}", tok_s=f"{row['tokens_per_s']:.0f}")
+            t_window, tok_at_window = time.perf_counter(), p.tokens_seen
+        if checkpointer and checkpoint_every and p.step % checkpoint_every == 0:
+            p.tokens_seen += int(tok_pending)
+            tok_pending.zero_()
+            checkpointer.save(replace(p, seconds=p.seconds + time.perf_counter() - t_start, rows=list(p.rows)))
+    p.tokens_seen += int(tok_pending)
+
+
+def end_epoch(run: Run, p: Progress, best_dir: Path) -> None:
+    """Validation loss; the best epoch's weights saved to `best_dir`; early stop after cfg.patience epochs without
+    improvement (never before cfg.min_steps: on small data the validation loss is noisy)."""
+    cfg, accelerator = run.cfg, run.accelerator
+    val_loss = evaluate_loss(run.model, run.val_loader, accelerator, cfg.mixed_precision)
+    accelerator.print(f"epoch {p.epoch + 1}: val loss {val_loss:.4f} (best {p.best_val:.4f})")
+    p.val_rows.append({"epoch": p.epoch + 1, "step": p.step, "val_loss": round(val_loss, 5)})
+    p.epoch, p.batch_in_epoch = p.epoch + 1, 0
+    if val_loss < p.best_val:
+        p.best_val, p.best_epoch, p.bad_epochs = val_loss, p.epoch, 0
+        accelerator.wait_for_everyone()
+        if accelerator.is_main_process:
+            with atomic_dir(best_dir) as tmp:
+                accelerator.unwrap_model(run.model, keep_torch_compile=False).save_pretrained(tmp)
+        return
+    p.bad_epochs += 1
+    if p.bad_epochs >= cfg.patience and p.step >= cfg.min_steps:
+        accelerator.print(f"early stop: no val improvement for {cfg.patience} epochs")
+        p.stopped_early = True
 
 
 def target_token_weights(data: list[EncodedExample], vocab_size: int, power: float) -> torch.Tensor | None:
