@@ -14,6 +14,8 @@ STAGE_OUTPUTS = [
     "data/work/corpus/train.jsonl", "data/work/corpus/test.jsonl", "data/work/corpus/tokenizer/tokenizer.json",
     "metrics/corpus.json", "data/work/train/model/model.safetensors", "metrics/train.json", "metrics/train_log.csv",
     "metrics/evaluate.json", "metrics/samples.md", "data/bundle/manifest.json", "data/bundle/model/config.json",
+    "metrics/plots/train_loss.png", "metrics/plots/val_loss.png", "metrics/plots/cluster_sizes.png",
+    "metrics/plots/ndcg_at_k.png",
 ]
 
 
@@ -21,7 +23,9 @@ def test_every_stage_writes_its_outputs(tiny_project):
     missing = [p for p in STAGE_OUTPUTS if not (tiny_project / p).exists()]
     assert not missing
     lock = yaml.safe_load((tiny_project / "dvc.lock").read_text())
-    assert set(lock["stages"]) == {"data", "quantize", "corpus", "train", "evaluate", "export"}
+    assert set(lock["stages"]) == {"data", "quantize", "corpus", "train", "evaluate", "export", "plots"}
+    for png in (tiny_project / "metrics/plots").glob("*.png"):  # real images, viewable offline
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 5000, png
     metrics = json.loads((tiny_project / "metrics/evaluate.json").read_text())
     assert {"model", "popularity", "title_knn", "decoding"} <= set(metrics)
     assert metrics["decoding"]["constrained_invalid_rate"] == 0.0

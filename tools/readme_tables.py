@@ -1,9 +1,9 @@
-"""The README's result tables, generated from the committed metrics files.
+"""The result tables of README.md and docs/results.md, generated from the committed metrics files.
 
-    python tools/readme_tables.py            # rewrite the tables in README.md from metrics/*.json
-    python tools/readme_tables.py --check    # exit 1 if README.md and metrics/ disagree (tests/test_readme.py)
+    python tools/readme_tables.py            # rewrite the tables in both from metrics/*.json
+    python tools/readme_tables.py --check    # exit 1 if a table and metrics/ disagree (tests/test_readme.py)
 
-A table lives between `<!-- table:NAME -->` and `<!-- /table -->`; everything else in README.md is left alone.
+A table lives between `<!-- table:NAME -->` and `<!-- /table -->`; everything else in the documents is left alone.
 """
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
+DOCUMENTS = [README, ROOT / "docs" / "results.md"]
 BASELINES = ["title_knn", "exact_title", "title_knn_dense", "tfidf_word_knn", "minilm_knn", "title_profile", "tag_match",
              "popularity"]
 REAL_METHODS = ["model", "model_knn", "drawn", "model_drawn", "oracle", "title_profile", "tfidf_word_knn", "minilm_knn",
@@ -130,7 +131,30 @@ def real_playlists_pooled(metrics: Path = ROOT / "metrics" / "realdev.json") -> 
     return real_rows(pool, first, REAL_METHODS)
 
 
-TABLES = {"default-results": default_results, "default-ratios": default_ratios, "unseen-wording": unseen_wording,
+def real_summary(metrics: Path = ROOT / "metrics" / "realdev.json") -> str:
+    """The README's short real-playlist table: the pooled test parts, the methods users get, the model alone, its
+    song order without the model, the oracle and the strongest lookups, with genre@20's intervals."""
+    r = json.loads(metrics.read_text())
+    if "splits" not in r:
+        raise FileNotFoundError(2, "no pooled splits; run python bench/realdev.py --seeds 7,11", str(metrics))
+    pool = r["splits"]["pooled"]
+    methods, strongest, vs_profile = pool["methods"], pool["ci95_vs_strongest_baseline"], pool["ci95_vs_title_profile"]
+    head = [f"method ({pool['playlists']['test']} test playlists)", "genre@20", "subgenre@20", "NDCG@20",
+            "genre@20 − strongest lookup, 95% CI", "genre@20 − title_profile, 95% CI"]
+    rows = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for name in ("model_knn", "drawn", "model", "title_profile", "oracle", "minilm_knn", "tfidf_word_knn", "title_knn"):
+        if name not in methods:
+            continue
+        v = methods[name]
+        vs_lookup = (f"{interval(strongest['genre@20'][name], 3)} ({strongest['genre@20']['baseline']})"
+                     if name in strongest["genre@20"] else "")
+        vs_own = interval(vs_profile[name]["genre@20"], 3) if name in vs_profile else ""
+        rows.append(f"| {name} | {fmt(v['genre@20'], 3)} | {fmt(v['subgenre@20'], 3)} | {fmt(v['ndcg@20'], 4)} | "
+                    f"{vs_lookup} | {vs_own} |")
+    return "\n".join(rows)
+
+
+TABLES = {"real-summary": real_summary, "default-results": default_results, "default-ratios": default_ratios, "unseen-wording": unseen_wording,
           "real-playlists": real_playlists, "real-pooled": real_playlists_pooled}
 BLOCK = re.compile(r"(<!-- table:([\w-]+) -->\n)((?:(?!<!-- ).*\n)*?)(<!-- /table -->)")
 
@@ -141,28 +165,31 @@ def render(text: str) -> str:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--check", action="store_true", help="only compare; exit 1 when README.md is stale")
+    parser.add_argument("--check", action="store_true", help="only compare; exit 1 when a document is stale")
     args = parser.parse_args(argv)
-    text = README.read_text(encoding="utf-8")
-    names = [b.group(2) for b in BLOCK.finditer(text)]
-    unknown = [n for n in names if n not in TABLES]
-    if unknown:
-        print(f"README.md: unknown table {unknown[0]!r}; known: {', '.join(TABLES)}", file=sys.stderr)
-        return 2
-    try:
-        new = render(text)
-    except FileNotFoundError as e:
-        print(f"{e.filename}: missing; run dvc repro (and python bench/realdev.py for realdev.json) first.",
-              file=sys.stderr)
-        return 2
-    if args.check:
+    stale = []
+    for document in DOCUMENTS:
+        name = document.relative_to(ROOT)
+        text = document.read_text(encoding="utf-8")
+        names = [b.group(2) for b in BLOCK.finditer(text)]
+        unknown = [n for n in names if n not in TABLES]
+        if unknown:
+            print(f"{name}: unknown table {unknown[0]!r}; known: {', '.join(TABLES)}", file=sys.stderr)
+            return 2
+        try:
+            new = render(text)
+        except FileNotFoundError as e:
+            print(f"{e.filename}: missing; run dvc repro (and python bench/realdev.py for realdev.json) first.",
+                  file=sys.stderr)
+            return 2
         if new != text:
-            print("README.md tables differ from metrics/; run python tools/readme_tables.py", file=sys.stderr)
-            return 1
-        return 0
-    if new != text:
-        README.write_text(new, encoding="utf-8")
-    print(f"README.md: {len(names)} tables ({', '.join(names)})")
+            stale.append(str(name))
+            if not args.check:
+                document.write_text(new, encoding="utf-8")
+        print(f"{name}: {len(names)} tables ({', '.join(names)})")
+    if args.check and stale:
+        print(f"{', '.join(stale)}: tables differ from metrics/; run python tools/readme_tables.py", file=sys.stderr)
+        return 1
     return 0
 
 

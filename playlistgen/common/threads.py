@@ -2,7 +2,7 @@
 
 torch starts one intra-op thread per core it sees, which is the machine's, not the process's share: under a cgroup
 quota, a taskset mask, or beside another busy process, those threads wait on each other, and a 2-core machine ran
-6-8x slower than with one thread (see the README, "CPU threads"). Every stage, the CLI and the benchmarks call
+6-8x slower than with one thread (docs/guide.md, "CPU threads"). Every stage, the CLI and the benchmarks call
 `configure()` once; `OMP_NUM_THREADS` or `PLAYLISTGEN_THREADS` set by the user win.
 """
 from __future__ import annotations

@@ -41,8 +41,8 @@ class ClusterIndex:
 
         With `popularity`, a song scores its popularity divided by (1 + the rank of its cluster among the generated
         ones)^rank_discount, so a popular song of the third cluster can beat a rare one of the first (on validation
-        splits this beat round-robin on every ranking metric; README, Evaluation). rank_discount says how much the
-        model's cluster order is trusted: 1 on the default data, 0 on the real playlists (validation, README).
+        splits this beat round-robin on every ranking metric; docs/guide.md, "Evaluation"). rank_discount says how much the
+        model's cluster order is trusted: 1 on the default data, 0 on the real playlists (validation, docs/results.md).
         With `title_scores` (song ids -> cosine of the title with each song's title profile,
         recommend.SongTitleProfiles) the score is also multiplied by exp(title_weight x cosine), so that the title,
         not only popularity, orders a cluster's songs. With `neighbours` (song -> its summed title similarity over

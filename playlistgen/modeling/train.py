@@ -67,7 +67,7 @@ class TrainConfig:
         if missing:
             from playlistgen.common.io import DataError
 
-            raise DataError(f"params.yaml: train.{missing[0]} is missing; add it (see the README's train params).")
+            raise DataError(f"params.yaml: train.{missing[0]} is missing; add it (params.yaml's train block documents each key).")
         return cls(seed=seed, **{n: block[n] for n in names if n in block}, **resolved)
 
 
