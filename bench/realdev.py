@@ -1,50 +1,42 @@
-"""The real-data check: the pipeline on real Spotify playlists (spotify-songs-dev), title only, against baselines.
+"""The real-data check's steps: the project's stages on real Spotify playlists, every method's answers to the
+held-out titles, scored with the playlists' genre labels. realdev/dvc.yaml runs the steps (DVC caches, locks and
+diffs them); this file holds what DVC cannot do.
 
-    python bench/realdev.py                    # report on the held-back test part -> metrics/realdev.json
-    python bench/realdev.py --split val        # the validation part: make choices here, never on test
-    python bench/realdev.py --split val --set train.title_encoder=none --out /tmp/ablation.json
-    python bench/realdev.py --split val --seeds 7,11   # also two other splits, pooled: ~230 playlists, not ~80
-    python bench/realdev.py --split val --seeds 7,11 --set train.dropout=0.3 --against data/before_rows.json
-                                               # paired intervals against an earlier run's per-playlist rows
-    python bench/realdev.py --heldout DIR      # train on all 377 playlists, answer DIR's (same layout) instead
-    python bench/realdev.py --heldout DIR --bundle data/realdev_bundle   # and export that model for generate-playlist
+    dvc repro realdev/dvc.yaml:report_val     # every split built, the validation parts scored (make choices here)
+    dvc repro realdev/dvc.yaml:report_test    # the test parts -> metrics/realdev.json
+    python bench/realdev.py compare NOW BEFORE   # paired intervals between two runs' per-playlist rows
+    python bench/realdev.py heldout DIR [--bundle OUT]   # train on all of the data, answer another folder's playlists
 
-params.yaml with the overrides of bench/realdev.yaml (and --set key=value) drives the same stage code as `dvc repro`
-(data -> quantize -> corpus -> train), in --work (default data/realdev), then answers each evaluation playlist's
-title with 20 songs per method. The playlists' genre labels are used for scoring only: a song's genre is the
-majority genre of the training playlists holding it; genre@20 is the share of answered songs of the playlist's
-genre. Stages whose params and code (dvc.yaml's deps) did not change since the last run in --work are reused. With
---seeds the check also runs on the splits those seeds draw (each in --work_seed<S>, its own data, clusters and
-model) and reports the methods over all their evaluation playlists together under "splits" (the committed split
-stays at the top): a difference of 0.03 genre@20 is noise on one split's ~80 playlists. Every run writes its
-per-playlist scores to --work/rows_<split>.json; --against with a copy of an earlier run's file adds paired 95%
-intervals of (this run - that one) per method and metric, over the playlists both evaluated. Those intervals count
-playlist sampling only, not training: on one machine a rerun repeats every number, but a fresh build on another
-machine (same code and params) moved pooled validation genre@20 from 0.782 to 0.769, so compare runs built in the
-same place. The drawn methods (what generate-playlist gives) are drawn a second time with other seeds; `redraw`
-in the report says how much of a playlist asking again keeps (mean Jaccard of the two draws' songs).
+The steps DVC runs (from realdev/, one per split seed S of realdev/params.yaml): `build --seed S` (data, quantize,
+corpus and train stages into work/seed_S/build), `export --seed S` (the bundle generate-playlist loads, in
+work/seed_S/bundle), `answer --seed S --split val|test` (every method's 20 songs per held-out title, scored:
+work/seed_S/<split>.json) and `report --split val|test` (the committed split's report with every split's parts
+pooled under "splits"; per-playlist rows in work/rows_<split>.json for `compare`).
 
---heldout DIR is the check on playlists kept out of --data altogether (the same kind, another folder): every
-playlist of --data is in the training or the validation part (early stopping), none in a test part, and the
-methods answer the titles of DIR/playlists.csv, scored with DIR/playlist_labels.csv; the song labels still come
-from the training playlists only. Report: metrics/realdev_heldout.json; rows: <--work, default
-data/realdev_all>/rows_heldout.json.
+A song's genre is the majority genre of the training playlists holding it; genre@20 is the share of answered songs
+of the playlist's genre. About 80 playlists move genre@20 by +-0.05 from one split to the next, so the reports pool
+the parts of every split. `compare` intervals count playlist sampling only, not training: a fresh build on another
+machine moved pooled validation genre@20 from 0.782 to 0.769, so compare runs built in the same place. The drawn
+methods (what generate-playlist gives) are drawn twice; `redraw` says how much of a playlist asking again keeps.
+
+`heldout DIR` is the check on playlists kept out of the data folder altogether (the same layout: playlists.csv,
+playlist_labels.csv; songs from the data folder's catalog): every playlist of the data trains or validates (early
+stopping), and the methods answer DIR's titles -> metrics/realdev_heldout.json.
 """
 from __future__ import annotations
 
 import argparse
 import copy
 import csv
-import hashlib
 import json
 import os
 import sys
-import time
 from pathlib import Path
 
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
+HERE = ROOT / "realdev"
 sys.path.insert(0, str(ROOT))
 
 
@@ -55,57 +47,46 @@ def deep_merge(base: dict, extra: dict) -> dict:
     return out
 
 
-def apply_set(params: dict, assignment: str) -> None:
-    key, sep, value = assignment.partition("=")
-    if not sep:
-        raise SystemExit(f"--set {assignment!r}: write key.path=value, e.g. train.epochs=40")
-    *path, last = key.split(".")
-    node = params
-    for part in path:
-        node = node.setdefault(part, {})
-    node[last] = yaml.safe_load(value)
+def realdev_params(seed: int | None = None, folder: Path | None = None) -> tuple[dict, Path, list[int]]:
+    """(params for split seed `seed`, the data folder, the split seeds): the project's params.yaml with
+    realdev/params.yaml's overrides, base.seed = seed, the data tables under the data folder and the catalog, work
+    folder and bundle under `folder` (default realdev/work/seed_<seed>), validated like any params file."""
+    from playlistgen.common.io import DataError
+    from playlistgen.common.params import load, validate
+
+    overrides = yaml.safe_load((HERE / "params.yaml").read_text(encoding="utf-8"))
+    settings = overrides.pop("realdev")
+    data_dir = (HERE / settings["data"]).resolve()
+    if not (data_dir / "playlists.csv").exists():
+        raise SystemExit(f"{data_dir}: no playlists.csv; set realdev.data in realdev/params.yaml to the "
+                         "spotify-songs-dev folder.")
+    seeds = [int(s) for s in settings["seeds"]]
+    seed = seeds[0] if seed is None else seed
+    params = deep_merge(load(ROOT / "params.yaml"), overrides)
+    params["base"]["seed"] = seed
+    files = params["data"]["files"]
+    files["songs"], files["playlists"] = str(data_dir / files["songs"]), str(data_dir / files["playlists"])
+    files["vectors"] = {name: str(data_dir / path) for name, path in files["vectors"].items()}
+    folder = (folder or HERE / "work" / f"seed_{seed}").resolve()
+    params["base"].update(raw_dir=str(folder / "build" / "raw"), work_dir=str(folder / "build" / "work"))
+    params["export"]["bundle_dir"] = str(folder / "bundle")
+    try:
+        validate(params)
+    except DataError as e:
+        raise SystemExit(f"realdev/params.yaml: {e}")
+    return params, data_dir, seeds
 
 
-def stamp(*blocks) -> str:
-    return hashlib.sha256(json.dumps(blocks, sort_keys=True, default=str).encode()).hexdigest()[:16]
-
-
-def code_stamp(stage: str) -> str:
-    """The contents of the code files dvc.yaml names as `stage`'s deps: a change to the model's code retrains here
-    as `dvc repro` would, instead of reusing a model the old code built."""
-    deps = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"][stage]["deps"]
-    files = sorted(d for d in deps if d.endswith(".py") and "${" not in d)
-    return stamp(*[[f, hashlib.sha256((ROOT / f).read_bytes()).hexdigest()] for f in files])
-
-
-def run_stage(name: str, main, params: dict, key: str, marker: Path) -> None:
-    """Run a stage unless `marker` records the same key (its params, code and upstream keys)."""
-    if marker.exists() and marker.read_text() == key:
-        print(f"[realdev] {name}: unchanged, reused")
-        return
-    t0 = time.perf_counter()
-    main(params)
-    marker.parent.mkdir(parents=True, exist_ok=True)
-    marker.write_text(key)
-    print(f"[realdev] {name}: {time.perf_counter() - t0:.1f} s")
-
-
-def build(params: dict, work: Path) -> dict:
+def build(params: dict) -> None:
+    """The data, quantize, corpus and train stages, as `dvc repro` runs them, into base.raw_dir and base.work_dir;
+    the stages' metrics files land next to them (build/metrics), not over the repository's."""
     from stages import corpus, data, quantize, train
 
-    os.chdir(work)  # stages write their metrics/ next to their outputs here, not over the repository's
-    base = params["base"]
-    d = params["data"]  # what the files import reads (the synthetic world's keys do not matter here)
-    k_data = stamp(base["seed"], d["source"], d["files"], d["embed"], params["corpus"]["val_share"],
-                   params["corpus"]["test_share"], code_stamp("data"))
-    run_stage("data", data.main, params, k_data, work / "stamps" / "data")
-    k_quant = stamp(k_data, params["quantize"], code_stamp("quantize"))
-    run_stage("quantize", quantize.main, params, k_quant, work / "stamps" / "quantize")
-    k_corpus = stamp(k_quant, params["corpus"], code_stamp("corpus"))
-    run_stage("corpus", corpus.main, params, k_corpus, work / "stamps" / "corpus")
-    k_train = stamp(k_corpus, params["train"], code_stamp("train"))
-    run_stage("train", train.main, params, k_train, work / "stamps" / "train")
-    return json.loads((work / "metrics" / "train.json").read_text())
+    folder = Path(params["base"]["work_dir"]).parent
+    folder.mkdir(parents=True, exist_ok=True)
+    os.chdir(folder)
+    for stage in (data, quantize, corpus, train):
+        stage.main(params)
 
 
 def read_labels(path: Path) -> dict[str, dict]:
@@ -212,30 +193,6 @@ def evaluate_titles(params: dict, evaluated: list, part: str, labels: dict) -> t
     return report, rows, answers, [p.playlist_id for p in evaluated]
 
 
-def run_split(params: dict, data_dir: Path, work: Path, split: str, labels: dict,
-              heldout: list | None = None, bundle: Path | None = None) -> tuple[dict, dict, dict, list[str]]:
-    """The whole check on one split of the playlists (params' base.seed draws it), in `work`. With `heldout`
-    (catalog.Playlist, from heldout_playlists) those playlists are answered instead of the split's; with `bundle`
-    the trained model is also exported there (the export stage) for generate-playlist."""
-    params = copy.deepcopy(params)
-    files = params["data"]["files"]
-    files["songs"], files["playlists"] = str(data_dir / files["songs"]), str(data_dir / files["playlists"])
-    files["vectors"] = {name: str(data_dir / path) for name, path in files["vectors"].items()}
-    work.mkdir(parents=True, exist_ok=True)
-    params["base"].update(raw_dir=str(work / "raw"), work_dir=str(work / "work"))
-    train_summary = build(params, work)
-    from stages import export
-
-    params["export"]["bundle_dir"] = str(bundle or work / "bundle")  # what generate-playlist loads
-    export.main(params)
-    if bundle is not None:
-        print(f"[realdev] bundle: {bundle} (generate-playlist --bundle {bundle} \"a title\")")
-    evaluated = heldout if heldout is not None else split_playlists(params, split)
-    report, rows, answers, ids = evaluate_titles(params, evaluated, split, labels)
-    report["train"] = train_summary
-    return report, rows, answers, ids
-
-
 def heldout_playlists(directory: Path, songs_table: Path, development_ids: set[str]) -> tuple[list, dict]:
     """The playlists of another folder of the same layout (playlists.csv, playlist_labels.csv), to answer with a
     model trained on all of --data: (catalog.Playlist list, their labels). Songs missing from --data's song table
@@ -301,113 +258,136 @@ def compare_runs(now: dict, before: dict, resamples: int, seed: int) -> dict:
                          "--seeds")
     return out
 
+def part_file(seed: int, split: str) -> Path:
+    return HERE / "work" / f"seed_{seed}" / f"{split}.json"
 
-def seed_list(text: str | None, base_seed: int) -> list[int]:
-    """--seeds: comma-separated split seeds; base.seed (the committed split) first, the others after it."""
-    if not text:
-        return [base_seed]
-    try:
-        seeds = [int(part) for part in text.split(",") if part.strip()]
-    except ValueError:
-        raise SystemExit(f"--seeds {text!r}: write whole numbers separated by commas, e.g. --seeds 1234,7,11")
-    return [base_seed] + [s for s in dict.fromkeys(seeds) if s != base_seed]
+
+def answer(params: dict, data_dir: Path, split: str) -> dict:
+    """Every method's answers on the `split` part of this seed's split, scored (evaluate_titles)."""
+    labels = read_labels(data_dir / "playlist_labels.csv")
+    report, rows, answers, ids = evaluate_titles(params, split_playlists(params, split), split, labels)
+    work = Path(params["base"]["work_dir"]).parent
+    report["train"] = json.loads((work / "metrics" / "train.json").read_text())
+    return {"report": report, "rows": rows, "answers": answers, "ids": ids}
+
+
+def report(seeds: list[int], split: str, resamples: int, seed: int) -> tuple[dict, dict]:
+    """(the report, per-playlist rows keyed "<seed>/<playlist>"): the committed split's report (seeds[0]) with
+    every split's parts pooled under "splits"."""
+    from playlistgen.evaluation.realdev import pooled, pooled_redraw
+
+    parts = {s: json.loads(part_file(s, split).read_text()) for s in seeds}
+    out = dict(parts[seeds[0]]["report"])
+    out["params"] = {"split": split, "seeds": seeds}
+    keyed: dict[str, dict] = {}
+    for s, part in parts.items():
+        for name, by_key in keyed_rows(s, part["rows"], part["ids"]).items():
+            keyed.setdefault(name, {}).update(by_key)
+    if len(seeds) > 1:
+        pairs = [(part["rows"], part["answers"]) for part in parts.values()]
+        out["splits"] = {
+            "seeds": seeds,
+            "pooled": {**pooled(pairs, resamples, seed),
+                       "playlists": {split: sum(len(part["rows"]["model"]) for part in parts.values())},
+                       "redraw": pooled_redraw([part["report"]["redraw"] for part in parts.values()])},
+            "per_seed": {str(s): {"playlists": part["report"]["playlists"], "methods": part["report"]["methods"],
+                                  "tokenization": part["report"]["tokenization"]} for s, part in parts.items()},
+        }
+    return out, keyed
+
+
+def print_headline(report_: dict, split: str) -> None:
+    headline = ("genre@20", "subgenre@20", "ndcg@20", "cluster_f1", "distinct_top10_share")
+    shown = report_["splits"]["pooled"] if "splits" in report_ else report_
+    print(f"{split} parts, seeds {report_['params'].get('seeds')}:")
+    for name, row in shown["methods"].items():
+        print(f"  {name:<16}" + "".join(f"{m} {row[m]:.4f}  " for m in headline if m in row))
+    print("vs the strongest lookup:", json.dumps(shown["ci95_vs_strongest_baseline"].get("genre@20")))
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--data", default=str(ROOT.parent / "shared" / "data" / "spotify-songs-dev"))
-    parser.add_argument("--work", default=None, help="default data/realdev (data/realdev_all with --heldout)")
-    parser.add_argument("--split", choices=["val", "test"], default="test")
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
-    parser.add_argument("--seeds", default=None, metavar="S1,S2,...",
-                        help="also run the check on the splits these seeds draw (in --work_seed<S>) and report them "
-                             "pooled: about 3x the playlists behind each mean and interval")
-    parser.add_argument("--out", default=None, help="default metrics/realdev.json (test) or metrics/realdev_val.json")
-    parser.add_argument("--against", default=None, metavar="ROWS",
-                        help="the per-playlist rows another run wrote (<its --work>/rows_<split>.json, e.g. before a "
-                             "--set change): report paired 95%% intervals of this run minus that one")
-    parser.add_argument("--heldout", default=None, metavar="DIR",
-                        help="another folder of playlists in --data's layout (playlists.csv, playlist_labels.csv; "
-                             "songs from --data's catalog): train on all of --data (its validation part for early "
-                             "stopping) and report on DIR's playlists -> metrics/realdev_heldout.json")
-    parser.add_argument("--bundle", default=None, metavar="DIR",
-                        help="also export the trained model (of the committed split, or of all of --data with "
-                             "--heldout) as an inference bundle for generate-playlist")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name in ("build", "export", "answer"):
+        step = sub.add_parser(name)
+        step.add_argument("--seed", type=int, required=True)
+        if name == "answer":
+            step.add_argument("--split", choices=["val", "test"], required=True)
+    rep = sub.add_parser("report")
+    rep.add_argument("--split", choices=["val", "test"], required=True)
+    cmp_ = sub.add_parser("compare", help="paired 95%% intervals of NOW - BEFORE per method and metric")
+    cmp_.add_argument("now", help="rows_<split>.json of one run (realdev/work/), e.g. after a change")
+    cmp_.add_argument("before", help="rows_<split>.json of another run (a copy made before the change)")
+    held = sub.add_parser("heldout", help="train on all of the data, answer another folder's playlists")
+    held.add_argument("folder")
+    held.add_argument("--bundle", default=None, help="also export the model there for generate-playlist")
     args = parser.parse_args(argv)
-    if args.heldout and args.seeds:
-        raise SystemExit("--heldout answers one fixed set of playlists: leave out --seeds (it draws other splits of "
-                         "--data, which --heldout does not score)")
-    part = "heldout" if args.heldout else args.split
-    data_dir = Path(args.data).resolve()
-    work = Path(args.work or ROOT / "data" / ("realdev_all" if args.heldout else "realdev")).resolve()
-    default_out = {"test": "realdev.json", "val": "realdev_val.json", "heldout": "realdev_heldout.json"}[part]
-    out_path = Path(args.out or ROOT / "metrics" / default_out).resolve()
-    if not (data_dir / "playlists.csv").exists():
-        raise SystemExit(f"{data_dir}: no playlists.csv; pass --data with the spotify-songs-dev folder.")
-    from stages._common import load_params, setup_logging
+    from stages._common import setup_logging
 
     setup_logging()
-    params = deep_merge(load_params(), yaml.safe_load((ROOT / "bench" / "realdev.yaml").read_text()))
-    for assignment in args.set:
-        apply_set(params, assignment)
-    seeds = seed_list(args.seeds, params["base"]["seed"])
-    e = params["evaluate"]
-    labels = read_labels(data_dir / "playlist_labels.csv")
-    heldout = None
-    if args.heldout:
-        params["corpus"]["test_share"] = 0.0  # every playlist of --data trains (or validates)
-        heldout, heldout_labels = heldout_playlists(Path(args.heldout).resolve(),
-                                                    data_dir / params["data"]["files"]["songs"], set(labels))
-        labels = {**labels, **heldout_labels}
-    before = None
-    if args.against:
-        try:
-            before = json.loads(Path(args.against).read_text())
-        except (OSError, ValueError) as exc:
-            raise SystemExit(f"--against {args.against}: cannot read it ({exc}); give the rows_<split>.json a "
-                             "previous run wrote in its --work folder")
-    report, rows, answers, ids = run_split(params, data_dir, work, part, labels, heldout,
-                                           Path(args.bundle).resolve() if args.bundle else None)
-    report["params"] = {"overrides": args.set, "split": part}
-    if args.heldout:
-        report["params"]["heldout"] = str(Path(args.heldout).resolve())
-    keyed = keyed_rows(seeds[0], rows, ids)
-    if len(seeds) > 1:
-        from playlistgen.evaluation.realdev import pooled, pooled_redraw
-
-        per_seed, parts = {seeds[0]: report}, [(rows, answers)]
-        for seed in seeds[1:]:
-            other = copy.deepcopy(params)
-            other["base"]["seed"] = seed
-            per_seed[seed], seed_rows, seed_answers, seed_ids = run_split(
-                other, data_dir, work.with_name(f"{work.name}_seed{seed}"), args.split, labels)
-            parts.append((seed_rows, seed_answers))
-            for name, by_key in keyed_rows(seed, seed_rows, seed_ids).items():
-                keyed.setdefault(name, {}).update(by_key)
-        report["splits"] = {
-            "seeds": seeds,
-            "pooled": {**pooled(parts, e["bootstrap_resamples"], params["base"]["seed"]),
-                       "playlists": {args.split: sum(len(r["model"]) for r, _ in parts)},
-                       "redraw": pooled_redraw([r["redraw"] for r in per_seed.values()])},
-            "per_seed": {str(seed): {"playlists": r["playlists"], "methods": r["methods"],
-                                     "tokenization": r["tokenization"]} for seed, r in per_seed.items()},
-        }
     from playlistgen.common.io import write_json
 
-    if before is not None:
-        report["vs_against"] = {"rows": str(args.against),
-                                "ci95": compare_runs(keyed, before, e["bootstrap_resamples"], params["base"]["seed"])}
-    write_json(work / f"rows_{part}.json", keyed)
-    write_json(out_path, report)
-    headline = ("genre@20", "subgenre@20", "ndcg@20", "cluster_f1", "distinct_top10_share", "most_common_top10_share")
-    shown = report["splits"]["pooled"] if len(seeds) > 1 else report
-    print(f"{'pooled over seeds ' + str(seeds) if len(seeds) > 1 else 'seed ' + str(seeds[0])}, {part} part:")
-    print(json.dumps({m: {k: v for k, v in r.items() if k in headline} for m, r in shown["methods"].items()}, indent=1))
-    print("vs the strongest baseline:", json.dumps(shown["ci95_vs_strongest_baseline"]))
-    print("vs title_profile:", json.dumps(shown["ci95_vs_title_profile"]))
-    if before is not None:
-        print(f"model, this run - {args.against}:", json.dumps(report["vs_against"]["ci95"].get("model")))
-    print(f"wrote {out_path} and {work / f'rows_{part}.json'}")
+    if args.command == "compare":
+        return compare_command(args.now, args.before)
+    if args.command == "heldout":
+        return heldout_command(Path(args.folder).resolve(), args.bundle)
+    if args.command == "report":
+        params, _, seeds = realdev_params()
+        out, keyed = report(seeds, args.split, params["evaluate"]["bootstrap_resamples"], seeds[0])
+        write_json(HERE / "work" / f"rows_{args.split}.json", keyed)
+        write_json(ROOT / "metrics" / ("realdev.json" if args.split == "test" else "realdev_val.json"), out)
+        print_headline(out, args.split)
+        return 0
+    params, data_dir, _ = realdev_params(args.seed)
+    if args.command == "build":
+        build(params)
+    elif args.command == "export":
+        from stages import export
+
+        os.chdir(Path(params["base"]["work_dir"]).parent)
+        export.main(params)
+    else:
+        write_json(part_file(args.seed, args.split), answer(params, data_dir, args.split))
+    return 0
+
+
+def compare_command(now_path: str, before_path: str) -> int:
+    from playlistgen.common.io import write_json
+
+    rows = []
+    for path in (now_path, before_path):
+        try:
+            rows.append(json.loads(Path(path).read_text()))
+        except (OSError, ValueError) as exc:
+            raise SystemExit(f"compare {path}: cannot read it ({exc}); give a rows_<split>.json from realdev/work/")
+    params, _, _ = realdev_params()
+    out = compare_runs(rows[0], rows[1], params["evaluate"]["bootstrap_resamples"], params["base"]["seed"])
+    for name, metrics in out.items():
+        shown = {m: metrics[m] for m in ("genre@20", "subgenre@20", "ndcg@20") if m in metrics}
+        print(f"{name} ({metrics['playlists']} playlists): {json.dumps(shown)}")
+    target = Path(now_path).with_name(Path(now_path).stem + "_vs.json")
+    write_json(target, {"now": now_path, "before": before_path, "ci95": out})
+    print(f"wrote {target}")
+    return 0
+
+
+def heldout_command(folder: Path, bundle: str | None) -> int:
+    from playlistgen.common.io import write_json
+
+    params, data_dir, seeds = realdev_params(None, HERE / "work" / "heldout")
+    params["corpus"]["test_share"] = 0.0  # every playlist of the data trains (or validates)
+    labels = read_labels(data_dir / "playlist_labels.csv")
+    heldout, heldout_labels = heldout_playlists(folder, data_dir / "songs.csv", set(labels))
+    build(params)
+    from stages import export
+
+    if bundle:
+        params["export"]["bundle_dir"] = str(Path(bundle).resolve())
+    export.main(params)
+    report_, _, _, _ = evaluate_titles(params, heldout, "heldout", {**labels, **heldout_labels})
+    report_["params"] = {"split": "heldout", "heldout": str(folder), "seed": seeds[0]}
+    write_json(ROOT / "metrics" / "realdev_heldout.json", report_)
+    print_headline(report_, "heldout")
     return 0
 
 

@@ -33,7 +33,7 @@ def main(params: dict) -> None:
     }, indent=None)
     report = collision_report(codes, p["cluster_levels"], p["codebook_size"], mse, p["large_cluster_size"])
     report["songs_without_features"] = len(songs.songs_without_features)
-    report["prefixes"] = prefix_report(codes)  # bench/realdev.py adds each level's genre NMI on labelled songs
+    report["prefixes"] = prefix_report(codes)  # the real-data check adds each level's genre NMI on labelled songs
     write_json("metrics/quantize.json", report)
     write_json("metrics/cluster_sizes.json", size_histogram(codes, p["cluster_levels"]))
 

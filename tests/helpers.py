@@ -40,7 +40,7 @@ def copy_project(dest):
     files = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard"], cwd=ROOT,
                            capture_output=True, text=True, check=True).stdout.split()
     for rel in files:
-        if rel.startswith(("data/", "metrics/")) or rel == "dvc.lock":
+        if rel.startswith(("data/", "metrics/", "realdev/")) or rel == "dvc.lock":  # realdev: real data, not here
             continue
         (dest / rel).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(ROOT / rel, dest / rel)

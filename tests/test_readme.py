@@ -47,5 +47,5 @@ def test_readme_links_and_documents_exist():
     for doc in ("guide.md", "results.md", "benchmarks.md"):
         for target in re.findall(r"\]\(([^)#:]+)\)", (ROOT / "docs" / doc).read_text(encoding="utf-8")):
             assert (ROOT / "docs" / target).exists(), f"docs/{doc}: {target}"
-    for path in ("docs/results.md", "docs/benchmarks.md", "bench/realdev.py", "bench/realdev.yaml"):
+    for path in ("docs/results.md", "docs/benchmarks.md", "realdev/dvc.yaml"):
         assert path in README, path

@@ -1,8 +1,10 @@
 """The real-data check's scoring (playlistgen.evaluation.realdev) and bench/realdev.py's split seeds, on hand-made playlists."""
 import importlib.util
+import re
 from pathlib import Path
 
 import pytest
+import yaml
 
 from playlistgen.data.corpus import Example
 from playlistgen.evaluation.realdev import (playlist_rows, pooled, pooled_redraw, redraw_variety, score_methods, song_labels,
@@ -79,13 +81,39 @@ def load_bench():
     return module
 
 
-def test_seed_list_puts_the_committed_split_first():
+def test_the_realdev_pipeline_covers_every_seed_and_stays_out_of_the_default_run():
+    """realdev/dvc.yaml builds, exports and answers once per seed of realdev/params.yaml, and each report reads
+    every seed's part; the project's own dvc.yaml (what `dvc repro` runs) has none of it."""
+    settings = yaml.safe_load((ROOT / "realdev" / "params.yaml").read_text())["realdev"]
+    stages = yaml.safe_load((ROOT / "realdev" / "dvc.yaml").read_text())["stages"]
+    for name in ("build", "export", "answer_val", "answer_test"):
+        assert stages[name]["foreach"] == "${realdev.seeds}"
+    for split in ("val", "test"):
+        deps = [d for d in stages[f"report_{split}"]["deps"] if d.startswith("work/")]
+        assert deps == [f"work/seed_{s}/{split}.json" for s in settings["seeds"]]
+    assert "realdev" not in (ROOT / "dvc.yaml").read_text()
+    assert settings["seeds"][0] == yaml.safe_load((ROOT / "params.yaml").read_text())["base"]["seed"]
+
+
+def test_realdev_params_are_the_projects_with_the_overrides(monkeypatch, tmp_path):
     bench = load_bench()
-    assert bench.seed_list(None, 1234) == [1234]
-    assert bench.seed_list("7,11", 1234) == [1234, 7, 11]
-    assert bench.seed_list("7, 1234,7", 1234) == [1234, 7]
-    with pytest.raises(SystemExit, match="--seeds 'seven'"):
-        bench.seed_list("seven", 1234)
+    (tmp_path / "playlists.csv").write_text("playlist_id,title,song_ids\n")
+    here = tmp_path / "realdev"
+    here.mkdir()
+    text = (ROOT / "realdev" / "params.yaml").read_text()
+    (here / "params.yaml").write_text(re.sub(r"(?m)^  data: .*$", "  data: ..", text, count=1))
+    monkeypatch.setattr(bench, "HERE", here)
+    params, data_dir, seeds = bench.realdev_params(7)
+    assert data_dir == tmp_path and seeds[0] == 1234
+    assert params["base"]["seed"] == 7 and params["data"]["source"] == "files"
+    assert params["data"]["files"]["songs"] == str(tmp_path / "songs.csv")
+    assert params["base"]["work_dir"] == str(here / "work" / "seed_7" / "build" / "work")
+    assert params["quantize"]["codebook_size"] == 8  # an override; the rest is params.yaml's
+    assert params["train"]["d_model"] == yaml.safe_load((ROOT / "params.yaml").read_text())["train"]["d_model"]
+    (here / "params.yaml").write_text(re.sub(r"(?m)^  data: .*$", "  data: ..", text, count=1)
+                                      .replace("codebook_size: 8", "codebook_size: -1", 1))
+    with pytest.raises(SystemExit, match="realdev/params.yaml: .*quantize.codebook_size"):
+        bench.realdev_params(7)
 
 
 def test_against_pairs_the_shared_playlists_of_two_runs():
@@ -144,22 +172,6 @@ def test_heldout_playlists_refuse_leaks_missing_labels_and_files(tmp_path):
     (folder / "playlist_labels.csv").unlink()
     with pytest.raises(SystemExit, match="no playlist_labels.csv"):
         bench.heldout_playlists(folder, songs, {"t1"})
-    with pytest.raises(SystemExit, match="leave out --seeds"):
-        bench.main(["--heldout", str(folder), "--seeds", "7"])
-
-
-def test_stage_keys_follow_the_stage_code(tmp_path, monkeypatch):
-    """A stage is reused only while its code is unchanged too: code_stamp reads the .py deps dvc.yaml names."""
-    bench = load_bench()
-    (tmp_path / "stages").mkdir()
-    (tmp_path / "stages" / "train.py").write_text("x = 1\n")
-    (tmp_path / "other.py").write_text("y = 1\n")
-    (tmp_path / "dvc.yaml").write_text("stages:\n  train:\n    deps: [stages/train.py, '${base.raw_dir}', data.csv]\n"
-                                       "  data:\n    deps: [other.py]\n")
-    monkeypatch.setattr(bench, "ROOT", tmp_path)
-    before, data_before = bench.code_stamp("train"), bench.code_stamp("data")
-    (tmp_path / "stages" / "train.py").write_text("x = 2\n")
-    assert bench.code_stamp("train") != before and bench.code_stamp("data") == data_before
 
 
 def test_drawn_playlists_are_what_generate_playlist_gives_and_a_redraw_differs(tiny_project):

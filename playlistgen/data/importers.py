@@ -76,21 +76,26 @@ def read_mpd(paths: list[str], report: LoadReport, min_track_frequency: int,
             if not isinstance(name, str) or not name.strip():
                 report.skip("MPD playlists without a name", where)
                 continue
-            track_ids = []
+            track_ids, seen = [], set()
             for t, track in enumerate(p.get("tracks", [])):
                 uri = track.get("track_uri") if isinstance(track, dict) else None
                 if not isinstance(uri, str) or not uri:
                     report.skip("MPD tracks without a track_uri", f"{where}.tracks[{t}]")
                     continue
-                if uri not in songs:
-                    songs[uri] = {"song_id": uri, "title": str(track.get("track_name", "")),
-                                  "artist": str(track.get("artist_name", "")), "album": str(track.get("album_name", ""))}
-                if uri not in track_ids:
+                song = songs.get(uri)
+                if song is None:
+                    song = songs[uri] = {"song_id": uri, "title": str(track.get("track_name", "")),
+                                         "artist": str(track.get("artist_name", "")),
+                                         "album": str(track.get("album_name", ""))}
+                uri = song["song_id"]  # one string per distinct track, not one per entry: memory grows with tracks
+                if uri not in seen:
+                    seen.add(uri)
                     track_ids.append(uri)
             if counted(str(p["pid"])):
                 count.update(track_ids)
             playlists.append({"playlist_id": str(p["pid"]), "title": normalize_mpd_title(name), "raw_title": name,
                               "song_ids": track_ids})
+        del data  # the parsed slice: only what was kept above stays
         log.info("read %s: %d playlists so far, %d distinct tracks", path, len(playlists), len(songs))
     keep = {uri for uri, c in count.items() if c >= min_track_frequency}
     out_playlists, referenced = [], set()

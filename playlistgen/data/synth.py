@@ -13,6 +13,7 @@ in one order; splitting them over files would hide that order, which every commi
 """
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -114,6 +115,21 @@ def generate_world(
     secondary_prob: float, zh_share: float, title_noise: float,
 ) -> World:
     """Build songs, playlists and feature sets; the same arguments always give the same world."""
+    songs, features, playlists = stream_world(
+        seed, num_songs, num_playlists, latent_dim, feature_dims, feature_noise, missing_share, song_noise,
+        popularity_zipf, concept_zipf, playlist_length, primary_share, secondary_share, secondary_prob, zh_share,
+        title_noise)
+    return World(songs, list(playlists), features)
+
+
+def stream_world(
+    seed: int, num_songs: int, num_playlists: int, latent_dim: int, feature_dims: dict[str, int],
+    feature_noise: dict[str, float], missing_share: dict[str, float], song_noise: float, popularity_zipf: float,
+    concept_zipf: float, playlist_length: tuple[int, int], primary_share: float, secondary_share: float,
+    secondary_prob: float, zh_share: float, title_noise: float,
+) -> tuple[list[dict], dict, Iterator[dict]]:
+    """(songs, feature sets, an iterator of the playlists): generate_world's world with the playlists made one at a
+    time as the iterator is read, so a world of a million playlists needs memory for its songs only."""
     rng = np.random.default_rng(seed)
     n_g, n_m, n_e = len(GENRES), len(MOODS), len(ERAS)
     facet_vecs = (rng.normal(size=(n_g, latent_dim)), rng.normal(size=(n_m, latent_dim)),
@@ -127,31 +143,33 @@ def generate_world(
     popularity, songs = _songs_v1(rng, columns, num_songs, popularity_zipf)
     song_ids = [s["song_id"] for s in songs]
     features = _features_v1(rng, facet_vecs, columns, own, song_ids, feature_dims, feature_noise, missing_share)
+    del own
 
-    # Playlists: a concept and a title template; the pool is every song matching the facets the title names.
-    pools: dict[tuple, np.ndarray] = {}
-    concept_pop = 1.0 / (rng.permutation(num_concepts) + 1) ** concept_zipf
-    concept_pop /= concept_pop.sum()
-    global_p = popularity / popularity.sum()
-    playlists = []
-    for p in range(num_playlists):
-        c1 = int(rng.choice(num_concepts, p=concept_pop))
-        g, m, e = c1 // (n_m * n_e), (c1 // n_e) % n_m, c1 % n_e
-        zh = rng.random() < zh_share
-        template = str(rng.choice(ZH_TEMPLATES if zh else EN_TEMPLATES))
-        facets = _facets(template)
-        primary = facet_pool(pools, columns, tuple(v if f else -1 for v, f in zip((g, m, e), facets)))
-        secondary = None
-        if rng.random() < secondary_prob:
-            g2, m2, e2 = neighbour(rng, (g, m, e), (n_g, n_m, n_e))
-            secondary = facet_pool(pools, columns, tuple(v if f else -1 for v, f in zip((g2, m2, e2), facets)))
-        primary = primary if len(primary) else np.arange(num_songs)
-        secondary = secondary if secondary is not None and len(secondary) else None
-        length = int(rng.integers(playlist_length[0], playlist_length[1] + 1))
-        chosen = draw_songs(rng, length, primary, secondary, popularity, global_p, primary_share, secondary_share)
-        playlists.append({"playlist_id": f"p{p:06d}", "title": _title(rng, template, zh, g, m, e, title_noise),
-                          "song_ids": [song_ids[s] for s in chosen]})
-    return World(songs, playlists, features)
+    def playlists() -> Iterator[dict]:
+        # a playlist: a concept and a title template; the pool is every song matching the facets the title names
+        pools: dict[tuple, np.ndarray] = {}
+        concept_pop = 1.0 / (rng.permutation(num_concepts) + 1) ** concept_zipf
+        concept_pop /= concept_pop.sum()
+        global_p = popularity / popularity.sum()
+        for p in range(num_playlists):
+            c1 = int(rng.choice(num_concepts, p=concept_pop))
+            g, m, e = c1 // (n_m * n_e), (c1 // n_e) % n_m, c1 % n_e
+            zh = rng.random() < zh_share
+            template = str(rng.choice(ZH_TEMPLATES if zh else EN_TEMPLATES))
+            facets = _facets(template)
+            primary = facet_pool(pools, columns, tuple(v if f else -1 for v, f in zip((g, m, e), facets)))
+            secondary = None
+            if rng.random() < secondary_prob:
+                g2, m2, e2 = neighbour(rng, (g, m, e), (n_g, n_m, n_e))
+                secondary = facet_pool(pools, columns, tuple(v if f else -1 for v, f in zip((g2, m2, e2), facets)))
+            primary = primary if len(primary) else np.arange(num_songs)
+            secondary = secondary if secondary is not None and len(secondary) else None
+            length = int(rng.integers(playlist_length[0], playlist_length[1] + 1))
+            chosen = draw_songs(rng, length, primary, secondary, popularity, global_p, primary_share, secondary_share)
+            yield {"playlist_id": f"p{p:06d}", "title": _title(rng, template, zh, g, m, e, title_noise),
+                   "song_ids": [song_ids[s] for s in chosen]}
+
+    return songs, features, playlists()
 
 
 def facet_pool(pools: dict, columns: tuple[np.ndarray, ...], key: tuple[int, ...]) -> np.ndarray:
@@ -247,33 +265,39 @@ def write_world(world: World, directory: str | Path) -> None:
         save_npz(directory / FEATURES_DIR / f"{name}.npz", song_ids=song_ids.astype(str), vectors=vectors)
 
 
-def write_mpd_slices(world: World, directory: str | Path, per_slice: int = 1000) -> list[Path]:
-    """The world's playlists as Spotify MPD slices (mpd.slice.<first>-<last>.json, `per_slice` playlists each):
-    MPD-format data to exercise the MPD path at scale where no real slices are at hand. Only the layout is MPD's;
-    titles, co-occurrence and song names are this synthetic world's."""
+def write_mpd_slices(songs: list[dict], playlists: Iterable[dict], directory: str | Path,
+                     per_slice: int = 1000) -> list[Path]:
+    """Playlists as Spotify MPD slices (mpd.slice.<first>-<last>.json, `per_slice` playlists each), written as
+    the playlists come (one slice in memory at a time): MPD-format data to exercise the MPD path at scale where no
+    real slices are at hand. Only the layout is MPD's; titles, co-occurrence and song names are the world's."""
     import json
 
     from playlistgen.common.io import write_text
 
     directory = Path(directory)
-    songs = {s["song_id"]: s for s in world.songs}
-    paths = []
-    for first in range(0, len(world.playlists), per_slice):
-        chunk = world.playlists[first:first + per_slice]
-        playlists = []
-        for pid, p in enumerate(chunk, start=first):
-            tracks = [{"pos": pos, "track_uri": f"spotify:track:{s}", "track_name": songs[s]["title"],
-                       "artist_name": songs[s]["artist"], "artist_uri": f"spotify:artist:{songs[s]['artist']}",
-                       "album_name": songs[s]["album"], "album_uri": f"spotify:album:{songs[s]['album']}",
-                       "duration_ms": 180_000} for pos, s in enumerate(p["song_ids"])]
-            playlists.append({"name": p["title"], "collaborative": "false", "pid": pid, "num_tracks": len(tracks),
-                              "num_albums": len({t["album_uri"] for t in tracks}), "num_followers": 1,
-                              "tracks": tracks})
+    by_id = {s["song_id"]: s for s in songs}
+    paths: list[Path] = []
+
+    def flush(chunk: list[dict], first: int) -> None:
         last = first + len(chunk) - 1
         path = directory / f"mpd.slice.{first}-{last}.json"
         write_text(path, json.dumps({"info": {"generated_by": "playlistgen.data.synth", "slice": f"{first}-{last}",
-                                              "version": "synthetic"}, "playlists": playlists}, ensure_ascii=False))
+                                              "version": "synthetic"}, "playlists": chunk}, ensure_ascii=False))
         paths.append(path)
+
+    chunk: list[dict] = []
+    for pid, p in enumerate(playlists):
+        tracks = [{"pos": pos, "track_uri": f"spotify:track:{s}", "track_name": by_id[s]["title"],
+                   "artist_name": by_id[s]["artist"], "artist_uri": f"spotify:artist:{by_id[s]['artist']}",
+                   "album_name": by_id[s]["album"], "album_uri": f"spotify:album:{by_id[s]['album']}",
+                   "duration_ms": 180_000} for pos, s in enumerate(p["song_ids"])]
+        chunk.append({"name": p["title"], "collaborative": "false", "pid": pid, "num_tracks": len(tracks),
+                      "num_albums": len({t["album_uri"] for t in tracks}), "num_followers": 1, "tracks": tracks})
+        if len(chunk) == per_slice:
+            flush(chunk, pid + 1 - per_slice)
+            chunk = []
+    if chunk:
+        flush(chunk, len(paths) * per_slice)
     return paths
 
 
@@ -297,12 +321,12 @@ def main(argv: list[str] | None = None) -> int:
     data, v1 = params["data"], params["data"]["v1"]
     lo, hi = (int(x) for x in args.length.split(","))
     seed = params["base"]["seed"] if args.seed is None else args.seed
-    world = generate_world(**world_args(data, seed, args.songs, args.playlists), feature_dims={}, feature_noise={},
-                           missing_share={}, playlist_length=(lo, hi), zh_share=v1["zh_share"],
-                           title_noise=v1["title_noise"])
-    paths = write_mpd_slices(world, args.mpd_out)
-    logging.info("wrote %d playlists of %d songs in %d slices to %s", len(world.playlists), len(world.songs),
-                 len(paths), args.mpd_out)
+    songs, _, playlists = stream_world(**world_args(data, seed, args.songs, args.playlists), feature_dims={},
+                                       feature_noise={}, missing_share={}, playlist_length=(lo, hi),
+                                       zh_share=v1["zh_share"], title_noise=v1["title_noise"])
+    paths = write_mpd_slices(songs, playlists, args.mpd_out)
+    logging.info("wrote %d playlists of %d songs in %d slices to %s", args.playlists, len(songs), len(paths),
+                 args.mpd_out)
     return 0
 
 

@@ -1,4 +1,4 @@
-"""Scoring on labelled real playlists (bench/realdev.py): genre@K and subgenre@K from playlist labels, NDCG and
+"""Scoring on labelled real playlists (realdev/dvc.yaml, bench/realdev.py): genre@K and subgenre@K from playlist labels, NDCG and
 recall against the true songs, cluster F1, title sensitivity, and paired bootstrap intervals against title-kNN.
 labelled@K is the share of the first K answered songs that carry a genre label at all (some training playlist holds
 them): the others count as misses in genre@K, so a method that answers with such songs (a named artist's songs
@@ -103,7 +103,7 @@ def pooled(splits: list[tuple[dict[str, list[dict]], dict[str, list[list[str]]]]
            reference: str = "title_knn") -> dict:
     """summarise over the playlists of several splits together: `splits` holds each split's (playlist_rows,
     answers). Each split scores its playlists against its own training playlists' labels; pooling only gives the
-    mean and the interval more playlists (bench/realdev.py --seeds)."""
+    mean and the interval more playlists (realdev/params.yaml's seeds)."""
     names = [name for name in splits[0][0] if all(name in rows for rows, _ in splits)]
     rows = {name: [r for split_rows, _ in splits for r in split_rows[name]] for name in names}
     answers = {name: [a for _, split_answers in splits for a in split_answers[name]] for name in names}
