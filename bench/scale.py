@@ -7,8 +7,9 @@ stage run by DVC's own entry point in its own process, timed and its peak memory
 
 Per size N: `python -m playlistgen.data.synth --mpd-out` writes N playlists (10 to 120 songs, mean about 65, as the
 MPD's 66) over 2.26 N songs (the MPD's ratio of distinct tracks to playlists), slice by slice; then the data stage
-(MPD import, the collab set without the sentence model: data.embed.text_features and context_features off), the
-quantize stage and the corpus stage run in a copy of the project with data.source: mpd. Printed per stage: wall
+(MPD import, the collab set by data.embed.collab_method svd, without the sentence model: text_features and
+context_features off), the quantize stage and the corpus stage run in a copy of the project with data.source: mpd.
+Printed per stage: wall
 seconds and peak RSS at each size, each as a ratio against the first size measured in the same run, the growth
 exponent between the two largest sizes (log ratio / log size ratio: 1 is linear) and the time and memory that
 exponent projects for the full MPD (1,000,000 playlists). The reference is the first size's run; no figure here
@@ -60,7 +61,7 @@ def project_copy(dest: Path, slices: Path) -> Path:
     params = yaml.safe_load((dest / "params.yaml").read_text())
     params["data"]["source"] = "mpd"
     params["data"]["mpd"]["paths"] = [str(slices / "mpd.slice.*.json")]
-    params["data"]["embed"].update(text_features=False, context_features=False)
+    params["data"]["embed"].update(text_features=False, context_features=False, collab_method="svd")
     params["quantize"]["features"] = ["collab"]
     (dest / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False, allow_unicode=True))
     return dest

@@ -14,11 +14,13 @@ def main(params: dict) -> None:
     split = dict(seed=base["seed"], val_share=c["val_share"], test_share=c["test_share"])
     if p["source"] == "mpd":
         import_mpd_catalog(p["mpd"]["paths"], base["raw_dir"], p["mpd"]["min_track_frequency"], e["collab_dim"],
+                           e["collab_method"],
                            text_features=e["text_features"], context_features=e["context_features"], **split)
         return
     if p["source"] == "files":
         f = p["files"]
         import_files_catalog(f["songs"], f["playlists"], f["vectors"] or {}, base["raw_dir"], e["collab_dim"],
+                             e["collab_method"],
                              text_features=e["text_features"], context_features=e["context_features"],
                              standardize=f["standardize"],
                              embed=e["with_tables"], **split)

@@ -56,12 +56,12 @@ def test_title_context_groups_songs_by_their_playlists_titles_and_reaches_cold_s
 
 def test_artist_collab_gives_every_song_of_an_artist_its_vector():
     songs, train = songs_and_playlists()
-    ids, x = embed.artist_collaborative_vectors(songs, train, dim=2, seed=0)
+    ids, x = embed.artist_collaborative_vectors(songs, train, dim=2, seed=0, method="ppmi")
     row = {s: i for i, s in enumerate(ids)}
     assert "lonely" not in ids and "rock11" in ids  # rock11 (cold) shares rock band 2 with rock2, rock5, rock8
     assert np.allclose(x[row["rock11"]], x[row["rock2"]])
     with pytest.raises(Exception, match="context_features"):
-        embed.artist_collaborative_vectors(songs, train, dim=64, seed=0)  # 6 artists cannot fill 64 dims
+        embed.artist_collaborative_vectors(songs, train, dim=64, seed=0, method="ppmi")  # 6 artists cannot fill 64 dims
 
 
 def test_weighted_feature_sets_by_hand():
@@ -122,7 +122,7 @@ def test_no_validation_or_test_playlist_reaches_any_song_vector_or_id(tmp_path, 
     for name, pls in (("original", playlists), ("changed", changed)):
         write_tables(tmp_path / name, songs, pls)
         raw = tmp_path / name / "raw"
-        import_files_catalog(tmp_path / name / "songs.csv", tmp_path / name / "playlists.csv", {}, raw, 8, 0, 0.2,
+        import_files_catalog(tmp_path / name / "songs.csv", tmp_path / name / "playlists.csv", {}, raw, 8, "ppmi", 0, 0.2,
                              0.2, text_features=True, context_features=True)
         monkeypatch.chdir(tmp_path / name)
         params["base"].update(raw_dir=str(raw), work_dir=str(tmp_path / name / "work"))

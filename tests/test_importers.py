@@ -93,9 +93,11 @@ def test_truncated_or_foreign_slice_is_one_clear_error(tmp_path):
         read_mpd([str(tmp_path / "nothing*.json")], LoadReport(), 1)
 
 
-def test_collaborative_vectors_use_training_playlists_and_separate_genres(tmp_path):
+@pytest.mark.parametrize("method", ["ppmi", "svd"])
+def test_collaborative_vectors_use_training_playlists_and_separate_genres(tmp_path, method):
+    """Both collab methods (data.embed.collab_method) place songs that playlists hold together near each other."""
     write_mpd(tmp_path / "mpd", playlists_per_slice=150)
-    import_mpd_catalog([str(tmp_path / "mpd" / "*.json")], tmp_path / "catalog", 1, 8, 0, 0.05, 0.1)
+    import_mpd_catalog([str(tmp_path / "mpd" / "*.json")], tmp_path / "catalog", 1, 8, method, 0, 0.05, 0.1)
     catalog = load_catalog(tmp_path / "catalog")
     from playlistgen.data.corpus import split_of
 
@@ -109,7 +111,19 @@ def test_collaborative_vectors_use_training_playlists_and_separate_genres(tmp_pa
     sims = x @ x.T
     same = sims[genre[:, None] == genre[None, :]].mean()
     other = sims[genre[:, None] != genre[None, :]].mean()
-    assert same > other + 0.3
+    assert same > other + 0.3, (method, same, other)
+
+
+def test_ppmi_refuses_what_memory_cannot_hold_and_names_svd(monkeypatch):
+    from playlistgen.data import embed
+    from playlistgen.data.catalog import Playlist
+
+    playlists = [Playlist(str(i), "t", [f"s{(i + k) % 50}" for k in range(20)]) for i in range(40)]
+    monkeypatch.setattr(embed, "COOCCURRENCE_BYTES_PER_PAIR", 1e12)  # as if the pairs needed a terabyte each
+    with pytest.raises(DataError, match="set data.embed.collab_method: svd"):
+        embed.collaborative_vectors(playlists, 4, 0, "ppmi")
+    ids, vectors = embed.collaborative_vectors(playlists, 4, 0, "svd")
+    assert len(ids) == 50 and vectors.shape == (50, 4)
 
 
 def test_creative_emb_parts_and_pickle(tmp_path):

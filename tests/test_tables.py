@@ -117,7 +117,7 @@ def test_files_import_writes_a_loadable_catalog_and_keeps_a_good_one_on_error(tm
     before = (out / "songs.jsonl").read_bytes()
     (tmp_path / "broken.csv").write_text("playlist_id,title\np1,rain\n")
     with pytest.raises(DataError, match="missing column"):
-        import_files_catalog(songs, tmp_path / "broken.csv", {}, out, 2, 0, 0.05, 0.1)
+        import_files_catalog(songs, tmp_path / "broken.csv", {}, out, 2, "ppmi", 0, 0.05, 0.1)
     assert (out / "songs.jsonl").read_bytes() == before
     assert importers_main(["files", "--songs", str(songs), "--playlists", str(tmp_path / "playlists.csv"),
                            "--vectors", "audio", "--output", str(out)]) == 2
@@ -141,7 +141,7 @@ def test_data_stage_reads_files_source_and_embeds_when_no_vectors(tmp_path, tiny
     params["data"].update(source="files", files={"songs": str(tmp_path / "songs.csv"),
                                                  "playlists": str(tmp_path / "playlists.parquet"), "vectors": {},
                                                  "standardize": True},
-                          embed={"collab_dim": 8, "text_features": False, "context_features": False,
+                          embed={"collab_dim": 8, "collab_method": "ppmi", "text_features": False, "context_features": False,
                                  "with_tables": True})
     data_stage(params)
     catalog = load_catalog(tmp_path / "raw")

@@ -130,6 +130,7 @@ RULES: dict[str, Check] = {
     "data.files.standardize": boolean,
     "data.embed.with_tables": boolean,
     "data.embed.collab_dim": integer(2, 4096),
+    "data.embed.collab_method": choice("ppmi", "svd"),
     "data.embed.text_features": boolean,
     "data.embed.context_features": boolean,
     "data.world": choice("v1", "v2"),

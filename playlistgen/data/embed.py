@@ -7,6 +7,7 @@ TruncatedSVD. Only training playlists may be passed in, so evaluation playlists 
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 
 import numpy as np
@@ -19,32 +20,83 @@ from playlistgen.common.io import DataError
 log = logging.getLogger(__name__)
 
 
-def collaborative_vectors(playlists: list[Playlist], dim: int, seed: int) -> tuple[list[str], np.ndarray]:
-    """(song ids, (n, dim) float32 vectors) for every song in the given playlists."""
-    song_ids = sorted({s for p in playlists for s in p.song_ids})
+COOCCURRENCE_BYTES_PER_PAIR = 48  # the song x song co-occurrence in COO and CSR form while PPMI is computed
+
+
+def collaborative_vectors(playlists: list[Playlist], dim: int, seed: int, method: str) -> tuple[list[str], np.ndarray]:
+    """(song ids, (n, dim) float32 vectors) for every song of the given playlists that shares one with another song.
+
+    `method` (data.embed.collab_method): `ppmi` factorises the PPMI of the song co-occurrence matrix (TruncatedSVD);
+    its memory grows with the co-occurring pairs, about the sum of squared playlist lengths, so past what the
+    machine's memory holds it is refused with a message naming `svd`. `svd` factorises the playlist x song matrix
+    itself, each song's column scaled by 1 / sqrt(its playlists) and each playlist's row by 1 / sqrt(its length):
+    the song vectors are the right singular vectors times the singular values (the eigenvectors of the normalised
+    co-occurrence), in memory that grows with the entries, for catalogs of MPD size."""
     if not playlists:
         raise DataError("no training playlists: every playlist was skipped, empty or held out for validation and "
                         "test; check the input (see the skipped counts above) or lower the val/test shares.")
+    membership, song_ids = membership_matrix(playlists)
     if len(song_ids) <= dim:
         raise DataError(f"only {len(song_ids)} songs in training playlists for {dim}-dim collaborative vectors; "
                         "lower data.embed.collab_dim.")
+    if method == "svd":
+        vectors, informative = normalized_svd(membership, dim, seed)
+    else:
+        vectors, informative = ppmi_svd(membership, dim, seed)
+    log.info("collaborative vectors (%s): %d of %d songs from %d training playlists, dim %d", method,
+             int(informative.sum()), len(song_ids), len(playlists), dim)
+    return [s for s, ok in zip(song_ids, informative) if ok], vectors[informative]
+
+
+def membership_matrix(playlists: list[Playlist]) -> tuple[sparse.csr_matrix, list[str]]:
+    """The (playlists, songs) 0/1 CSR matrix, built from integer arrays (no per-entry Python objects kept), and
+    the song id of each column (sorted)."""
+    song_ids = sorted({s for p in playlists for s in p.song_ids})
     column = {s: i for i, s in enumerate(song_ids)}
-    rows = [i for i, p in enumerate(playlists) for _ in set(p.song_ids)]
-    cols = [column[s] for p in playlists for s in set(p.song_ids)]
-    membership = sparse.csr_matrix((np.ones(len(rows), dtype=np.float64), (rows, cols)),
-                                   shape=(len(playlists), len(song_ids)))        # (playlists, songs) 0/1
+    distinct = [set(p.song_ids) for p in playlists]
+    lengths = np.fromiter((len(d) for d in distinct), dtype=np.int64, count=len(distinct))
+    cols = np.fromiter((column[s] for d in distinct for s in d), dtype=np.int32, count=int(lengths.sum()))
+    rows = np.repeat(np.arange(len(distinct), dtype=np.int32), lengths)
+    membership = sparse.csr_matrix((np.ones(len(cols), dtype=np.float64), (rows, cols)),
+                                   shape=(len(distinct), len(song_ids)))
+    return membership, song_ids
+
+
+def ppmi_svd(membership: sparse.csr_matrix, dim: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(vectors, informative): TruncatedSVD of the PPMI of song co-occurrence; a song that never co-occurs gets no
+    vector rather than a zero one."""
+    lengths = np.diff(membership.indptr).astype(np.float64)
+    pairs = float((lengths * lengths).sum())
+    need = pairs * COOCCURRENCE_BYTES_PER_PAIR
+    available = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES") if hasattr(os, "sysconf") else need
+    if need > available:
+        raise DataError(f"collaborative vectors by PPMI need about {need / 2**30:.1f} GB for {pairs:,.0f} co-occurring "
+                        f"pairs and {available / 2**30:.1f} GB is free; set data.embed.collab_method: svd (memory "
+                        "grows with the playlists' entries, not their pairs).")
     cooc = (membership.T @ membership).tocoo()                                    # (songs, songs) counts
     keep = cooc.row != cooc.col
     i, j, c = cooc.row[keep], cooc.col[keep], cooc.data[keep]
-    totals = np.asarray(sparse.csr_matrix((c, (i, j)), shape=(len(song_ids),) * 2).sum(1)).ravel()
+    n = membership.shape[1]
+    totals = np.asarray(sparse.csr_matrix((c, (i, j)), shape=(n, n)).sum(1)).ravel()
     pmi = np.log(c * c.sum() / (totals[i] * totals[j]))
     positive = pmi > 0
-    ppmi = sparse.csr_matrix((pmi[positive], (i[positive], j[positive])), shape=(len(song_ids),) * 2)
+    ppmi = sparse.csr_matrix((pmi[positive], (i[positive], j[positive])), shape=(n, n))
     vectors = TruncatedSVD(n_components=dim, random_state=seed).fit_transform(ppmi).astype(np.float32)
-    informative = ppmi.getnnz(axis=1) > 0  # a song that never co-occurs gets no vector rather than a zero one
-    log.info("collaborative vectors: %d of %d songs from %d training playlists, dim %d",
-             int(informative.sum()), len(song_ids), len(playlists), dim)
-    return [s for s, ok in zip(song_ids, informative) if ok], vectors[informative]
+    return vectors, ppmi.getnnz(axis=1) > 0
+
+
+def normalized_svd(membership: sparse.csr_matrix, dim: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(vectors, informative): the song side of a TruncatedSVD of D_p^-1/2 M D_s^-1/2 (M the membership matrix,
+    D_p the playlist lengths, D_s the songs' playlist counts); informative = in a playlist with another song."""
+    lengths = np.diff(membership.indptr).astype(np.float64)
+    counts = np.asarray(membership.sum(axis=0)).ravel()
+    scaled = (sparse.diags(1 / np.sqrt(np.maximum(lengths, 1))) @ membership
+              @ sparse.diags(1 / np.sqrt(np.maximum(counts, 1)))).astype(np.float32).tocsr()
+    svd = TruncatedSVD(n_components=dim, random_state=seed, algorithm="randomized", n_iter=7)
+    svd.fit(scaled)
+    vectors = (svd.components_.T * svd.singular_values_).astype(np.float32)
+    shared = membership[lengths >= 2]  # a song alone in its playlists co-occurs with nothing
+    return vectors, np.asarray(shared.sum(axis=0)).ravel() > 0
 
 
 def sentence_model():
@@ -226,8 +278,8 @@ def propagate_context(total: np.ndarray, count: np.ndarray, keys: list[str]) -> 
     return total, count
 
 
-def artist_collaborative_vectors(songs: list[dict], train: list[Playlist], dim: int,
-                                 seed: int) -> tuple[list[str], np.ndarray]:
+def artist_collaborative_vectors(songs: list[dict], train: list[Playlist], dim: int, seed: int,
+                                 method: str) -> tuple[list[str], np.ndarray]:
     """`artist_collab`: collaborative vectors of artists (PPMI + SVD of artist co-occurrence in the training
     playlists, as collaborative_vectors does for songs), given to every song of the artist. Artists recur across
     playlists far more than songs do, so this reaches songs that share no playlist, cold songs included."""
@@ -235,7 +287,7 @@ def artist_collaborative_vectors(songs: list[dict], train: list[Playlist], dim: 
     by_artist = [Playlist(p.playlist_id, p.title, [artist_of[s] for s in p.song_ids if artist_of.get(s)])
                  for p in train]
     try:
-        artists, vectors = collaborative_vectors(by_artist, dim, seed)
+        artists, vectors = collaborative_vectors(by_artist, dim, seed, method)
     except DataError as exc:
         raise DataError(f"artist co-occurrence: {exc} (or turn off data.embed.context_features)") from None
     vector_of = dict(zip(artists, vectors))

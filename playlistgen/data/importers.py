@@ -213,7 +213,7 @@ def set_training_popularity(songs: list[dict], train: list[Playlist]) -> None:
         song["popularity"] = float(count[song["song_id"]])
 
 
-def embed_features(songs: list[dict], train: list[Playlist], collab_dim: int, seed: int,
+def embed_features(songs: list[dict], train: list[Playlist], collab_dim: int, collab_method: str, seed: int,
                    text_features: bool, context_features: bool = False) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Feature sets for a catalog without song vectors: `collab` (PPMI + SVD of co-occurrence in the training
     playlists only, so evaluation does not leak), with `text_features` a `text` set (sentence embeddings of
@@ -222,19 +222,21 @@ def embed_features(songs: list[dict], train: list[Playlist], collab_dim: int, se
     they can be averaged (quantize.features picks and weighs them)."""
     from playlistgen.data.embed import artist_collaborative_vectors, collaborative_vectors, text_vectors, title_context_vectors
 
-    ids, vectors = collaborative_vectors(train, collab_dim, seed)
+    ids, vectors = collaborative_vectors(train, collab_dim, seed, collab_method)
     features = {"collab": (np.array(ids), vectors)}
     if text_features:
         text_ids, text = text_vectors(songs, collab_dim, seed)
         features["text"] = (np.array(text_ids), text)
     if context_features:
-        for name, make in (("title_context", title_context_vectors), ("artist_collab", artist_collaborative_vectors)):
-            set_ids, set_vectors = make(songs, train, collab_dim, seed)
-            features[name] = (np.array(set_ids), set_vectors)
+        set_ids, set_vectors = title_context_vectors(songs, train, collab_dim, seed)
+        features["title_context"] = (np.array(set_ids), set_vectors)
+        set_ids, set_vectors = artist_collaborative_vectors(songs, train, collab_dim, seed, collab_method)
+        features["artist_collab"] = (np.array(set_ids), set_vectors)
     return features
 
 
-def import_mpd_catalog(paths: list[str], out_dir: str | Path, min_track_frequency: int, collab_dim: int, seed: int,
+def import_mpd_catalog(paths: list[str], out_dir: str | Path, min_track_frequency: int, collab_dim: int,
+                       collab_method: str, seed: int,
                        val_share: float, test_share: float, text_features: bool = False,
                        context_features: bool = False) -> LoadReport:
     """MPD slices -> a catalog directory with the embedded feature sets (see embed_features)."""
@@ -249,7 +251,7 @@ def import_mpd_catalog(paths: list[str], out_dir: str | Path, min_track_frequenc
                         "written.")
     train = training_playlists(playlists, seed, val_share, test_share)
     set_training_popularity(songs, train)
-    features = embed_features(songs, train, collab_dim, seed, text_features, context_features)
+    features = embed_features(songs, train, collab_dim, collab_method, seed, text_features, context_features)
     write_catalog(out_dir, songs, playlists, features)
     report.log()
     log.info("wrote %d songs, %d playlists, %d collaborative vectors to %s", len(songs), len(playlists),
@@ -258,7 +260,8 @@ def import_mpd_catalog(paths: list[str], out_dir: str | Path, min_track_frequenc
 
 
 def import_files_catalog(songs_path: str | Path, playlists_path: str | Path, vectors: dict[str, str],
-                         out_dir: str | Path, collab_dim: int, seed: int, val_share: float, test_share: float,
+                         out_dir: str | Path, collab_dim: int, collab_method: str, seed: int, val_share: float,
+                         test_share: float,
                          text_features: bool = False, standardize: bool = True, embed: bool = True,
                          context_features: bool = False) -> LoadReport:
     """Plain CSV/TSV/JSONL/Parquet tables (tables.py) -> a catalog directory. `vectors` maps a feature set name to
@@ -285,7 +288,7 @@ def import_files_catalog(songs_path: str | Path, playlists_path: str | Path, vec
         if clashes:
             raise DataError(f"vector tables named {clashes} clash with the embedded feature sets; rename them "
                             "(e.g. --vectors audio=...) or turn embedding off (data.embed.with_tables: false).")
-        features.update(embed_features(songs, train, collab_dim, seed, text_features, context_features))
+        features.update(embed_features(songs, train, collab_dim, collab_method, seed, text_features, context_features))
     write_catalog(out_dir, songs, playlists, features)
     report.log()
     log.info("wrote %d songs, %d playlists, feature sets %s to %s", len(songs), len(playlists),
@@ -325,6 +328,8 @@ def main(argv: list[str] | None = None) -> int:
     for p in (mpd, files):  # defaults from the project's params.yaml: the corpus stage must split as the import did
         p.add_argument("--params", default="params.yaml", help="where the defaults below come from")
         p.add_argument("--collab-dim", type=int, default=None, help="default: data.embed.collab_dim")
+        p.add_argument("--collab-method", choices=["ppmi", "svd"], default=None,
+                       help="default: data.embed.collab_method (svd for MPD-size catalogs)")
         p.add_argument("--seed", type=int, default=None, help="default: base.seed")
         p.add_argument("--val-share", type=float, default=None, help="default: corpus.val_share")
         p.add_argument("--test-share", type=float, default=None, help="default: corpus.test_share")
@@ -345,7 +350,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 DEFAULTS = {"seed": ("base", "seed"), "val_share": ("corpus", "val_share"), "test_share": ("corpus", "test_share"),
-            "collab_dim": ("data", "embed", "collab_dim"), "min_track_frequency": ("data", "mpd", "min_track_frequency")}
+            "collab_dim": ("data", "embed", "collab_dim"), "collab_method": ("data", "embed", "collab_method"),
+            "min_track_frequency": ("data", "mpd", "min_track_frequency")}
 
 
 def fill_defaults(args) -> None:
@@ -373,12 +379,12 @@ def run_import(args) -> int:
     if args.source in ("mpd", "files"):
         fill_defaults(args)
     if args.source == "mpd":
-        import_mpd_catalog(args.input, args.output, args.min_track_frequency, args.collab_dim, args.seed,
-                           args.val_share, args.test_share, args.text_features, args.context_features)
+        import_mpd_catalog(args.input, args.output, args.min_track_frequency, args.collab_dim, args.collab_method,
+                           args.seed, args.val_share, args.test_share, args.text_features, args.context_features)
     elif args.source == "files":
         import_files_catalog(args.songs, args.playlists, _named_paths(args.vectors), args.output,
-                             args.collab_dim, args.seed, args.val_share, args.test_share, args.text_features,
-                             standardize=not args.raw_vectors, embed=not args.no_embed,
+                             args.collab_dim, args.collab_method, args.seed, args.val_share, args.test_share,
+                             args.text_features, standardize=not args.raw_vectors, embed=not args.no_embed,
                              context_features=args.context_features)
     else:
         report = LoadReport()

@@ -148,6 +148,7 @@ def stream_world(
     def playlists() -> Iterator[dict]:
         # a playlist: a concept and a title template; the pool is every song matching the facets the title names
         pools: dict[tuple, np.ndarray] = {}
+        cdfs: dict = {}  # draw_songs' cumulative weights per pool
         concept_pop = 1.0 / (rng.permutation(num_concepts) + 1) ** concept_zipf
         concept_pop /= concept_pop.sum()
         global_p = popularity / popularity.sum()
@@ -165,7 +166,8 @@ def stream_world(
             primary = primary if len(primary) else np.arange(num_songs)
             secondary = secondary if secondary is not None and len(secondary) else None
             length = int(rng.integers(playlist_length[0], playlist_length[1] + 1))
-            chosen = draw_songs(rng, length, primary, secondary, popularity, global_p, primary_share, secondary_share)
+            chosen = draw_songs(rng, length, primary, secondary, popularity, global_p, primary_share, secondary_share,
+                                cdfs)
             yield {"playlist_id": f"p{p:06d}", "title": _title(rng, template, zh, g, m, e, title_noise),
                    "song_ids": [song_ids[s] for s in chosen]}
 
@@ -230,10 +232,14 @@ def neighbour(rng: np.random.Generator, concept: tuple[int, int, int], sizes: tu
 
 
 def draw_songs(rng: np.random.Generator, length: int, primary: np.ndarray, secondary: np.ndarray | None,
-               popularity: np.ndarray, global_p: np.ndarray, primary_share: float, secondary_share: float) -> list[int]:
+               popularity: np.ndarray, global_p: np.ndarray, primary_share: float, secondary_share: float,
+               cdfs: dict | None = None) -> list[int]:
     """A playlist's distinct songs: each from the primary pool, the secondary pool or the global popular head
     (shares as given; without a secondary pool its share goes to the primary), popularity-weighted within a pool
-    with a floor so the long tail still gets picked."""
+    with a floor so the long tail still gets picked. `cdfs` (a dict kept across calls) caches each pool's
+    cumulative weights, so a draw costs a binary search rather than a pass over the pool: the same draws as
+    rng.choice(p=...) makes, at any catalog size."""
+    cdfs = {} if cdfs is None else cdfs
     chosen: list[int] = []
     taken: set[int] = set()
     attempts = 0
@@ -247,14 +253,31 @@ def draw_songs(rng: np.random.Generator, length: int, primary: np.ndarray, secon
         else:
             pool = None
         if pool is None:
-            song = int(rng.choice(len(popularity), p=global_p))
+            song = int(_cdf(cdfs, global_p, None).searchsorted(rng.random(), side="right"))
         else:
-            weights = popularity[pool] + 0.02
-            song = int(pool[rng.choice(len(pool), p=weights / weights.sum())])
+            song = int(pool[_cdf(cdfs, pool, popularity).searchsorted(rng.random(), side="right")])
         if song not in taken:
             taken.add(song)
             chosen.append(song)
     return chosen
+
+
+def _cdf(cache: dict, array: np.ndarray, popularity: np.ndarray | None) -> np.ndarray:
+    """The cumulative distribution rng.choice(len(p), p=p) searches (numpy's own arithmetic: cumsum, then divided by
+    the last value), for p = `array` itself (popularity None) or a pool's floored popularity weights; cached by the
+    array object, which the cache keeps alive so its id cannot be reused."""
+    hit = cache.get(id(array))
+    if hit is not None and hit[0] is array:
+        return hit[1]
+    if popularity is None:
+        p = array
+    else:
+        weights = popularity[array] + 0.02
+        p = weights / weights.sum()
+    cdf = np.asarray(p, dtype=np.float64).cumsum()
+    cdf /= cdf[-1]
+    cache[id(array)] = (array, cdf)
+    return cdf
 
 
 def write_world(world: World, directory: str | Path) -> None:

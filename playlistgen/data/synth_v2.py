@@ -194,7 +194,7 @@ def generate_world_v2(
     language_p = [1 - sum(language_share.values())] + [language_share[k] for k in sorted(language_share)]
     shares = (held_out_share, artist_share, emoji_share)
     lo, hi = playlist_length
-    playlists = []
+    playlists, cdfs = [], {}  # cdfs: draw_songs' cumulative weights per pool
     for p in range(num_playlists):
         playlist_id = f"p{p:06d}"
         evaluation = split_of(playlist_id, split_seed, val_share, test_share) != "train"
@@ -213,7 +213,8 @@ def generate_world_v2(
         primary = primary if len(primary) else np.arange(num_songs)
         secondary = secondary if secondary is not None and len(secondary) else None
         length = int(round(np.exp(rng.uniform(np.log(lo), np.log(hi)))))  # long-tailed: many short, some long
-        chosen = draw_songs(rng, length, primary, secondary, cat.popularity, global_p, primary_share, secondary_share)
+        chosen = draw_songs(rng, length, primary, secondary, cat.popularity, global_p, primary_share, secondary_share,
+                            cdfs)
         playlists.append({"playlist_id": playlist_id, "title": title, "song_ids": [cat.song_ids[s] for s in chosen]})
     return World(songs, playlists, features)
 
