@@ -280,3 +280,28 @@ def test_cluster_distributions_are_computed_once_per_title_and_kept(gen):
         assert list(gen._distributions) == [titles[1], "road trip"]  # the oldest two went
     finally:
         generator.DISTRIBUTIONS_KEPT = kept
+
+
+def test_a_title_unlike_every_training_title_gets_a_notice(gen, tiny_project, capsys):
+    """Gibberish is answered but told it rests on no similar training playlist; a training title is not. The CLI
+    says so on standard error (the playlist on standard output is unchanged), --titles-file and the API in a
+    "notice" field."""
+    import json as json_module
+
+    from playlistgen.data.corpus import read_examples
+    from playlistgen.serving.cli import main
+
+    known = read_examples(tiny_project / "data/work/corpus/train.jsonl")[0].title
+    odd, plain = gen.notices(["zxqv blorpt kwyjibo", known])
+    assert odd and "zxqv blorpt kwyjibo" in odd and "nearest" in odd
+    assert plain is None
+    assert main(["zxqv blorpt kwyjibo", "-n", "3", "--seed", "1", "--format", "json",
+                 "--bundle", str(tiny_project / "data/bundle")]) == 0
+    out, err = capsys.readouterr()
+    assert len(json_module.loads(out)["tracks"]) == 3 and "note: no training playlist has a title like" in err
+    titles = tiny_project / "odd_titles.txt"
+    titles.write_text(f"zxqv blorpt kwyjibo\n{known}\n")
+    assert main(["--titles-file", str(titles), "--format", "jsonl", "-n", "3",
+                 "--bundle", str(tiny_project / "data/bundle")]) == 0
+    rows = [json_module.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert "notice" in rows[0] and "notice" not in rows[1]

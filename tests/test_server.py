@@ -155,3 +155,9 @@ def test_batcher_passes_a_decode_error_to_the_waiting_request():
             await b.stop()
 
     asyncio.run(go())
+
+
+def test_an_unfamiliar_title_is_answered_with_a_notice(client):
+    odd = client.post("/api/playlist", json={"title": "zxqv blorpt kwyjibo", "n": 3, "seed": 1}).json()
+    assert len(odd["tracks"]) == 3 and "no training playlist has a title like" in odd["notice"]
+    assert client.post("/api/playlist", json={"title": "rainy sunday piano", "n": 3}).json()["notice"] is None

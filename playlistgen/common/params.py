@@ -231,6 +231,8 @@ RULES: dict[str, Check] = {
     "evaluate.bootstrap_resamples": integer(1),
     "evaluate.length_buckets": int_list(1),
     "export.bundle_dir": text,
+    "export.unfamiliar_title.sentence": number(-1, 1),
+    "export.unfamiliar_title.ngram": number(0, 1),
 }
 
 

@@ -125,17 +125,47 @@ def answer(gen, playlists: list[ChallengePlaylist], n_clusters: int, batch_size:
 
 
 def _answer(gen, playlists, n_clusters, batch_size, beams, popular):
+    """Titles decoded `batch_size` at a time, then each ranked, with a progress bar (on a terminal; tqdm stays quiet
+    when standard error is not one). Under `accelerate launch --num_processes N` each process answers its share of
+    the playlists and every process gets all the answers back (accelerate's gather_object)."""
+    import torch
+    from accelerate import PartialState
+
     popular = popular if popular is not None else popular_songs(gen)
+    state = PartialState(cpu=not torch.cuda.is_available())  # without a GPU the processes form a gloo group
+    if state.num_processes == 1:
+        return _answer_shard(gen, playlists, n_clusters, batch_size, beams, popular, state)
+    from accelerate.utils import gather_object
+
+    with state.split_between_processes(playlists) as shard:
+        local = _answer_shard(gen, shard, n_clusters, batch_size, beams, popular, state)
+    answers, clusters = {}, {}
+    for shard_answers, shard_clusters in gather_object([local]):
+        answers.update(shard_answers)
+        clusters.update(shard_clusters)
+    return {p.pid: answers[p.pid] for p in playlists}, clusters
+
+
+def _answer_shard(gen, playlists, n_clusters, batch_size, beams, popular, state):
+    from tqdm.auto import tqdm
+
     named = [p for p in playlists if p.title]
     clusters: dict[str, list[str]] = {}
-    for start in range(0, len(named), batch_size):
-        chunk = named[start:start + batch_size]
-        for p, seq in zip(chunk, gen.generate_clusters_batch([p.title for p in chunk], n_clusters, beams,
-                                                             for_ranking=True)):
-            clusters[p.pid] = seq
-    answers = {p.pid: fill(gen.ranked_songs(p.title, clusters[p.pid], ANSWER_LENGTH + len(p.seeds))
-                           if p.pid in clusters else [], p.seeds, popular) for p in playlists}
-    return answers, clusters
+    answers: dict[str, list[str]] = {}
+    with tqdm(total=len(playlists), desc="challenge playlists", unit="playlist",
+              disable=None if state.is_local_main_process else True) as bar:
+        for start in range(0, len(named), batch_size):
+            chunk = named[start:start + batch_size]
+            for p, seq in zip(chunk, gen.generate_clusters_batch([p.title for p in chunk], n_clusters, beams,
+                                                                 for_ranking=True)):
+                clusters[p.pid] = seq
+                answers[p.pid] = fill(gen.ranked_songs(p.title, seq, ANSWER_LENGTH + len(p.seeds)), p.seeds, popular)
+            bar.update(len(chunk))
+        for p in playlists:  # untitled (seed tracks only): the popular songs fill the answer
+            if p.pid not in answers:
+                answers[p.pid] = fill([], p.seeds, popular)
+                bar.update(1)
+    return {p.pid: answers[p.pid] for p in playlists}, clusters
 
 
 def write_submission(path: str | Path, answers: dict[str, list[str]], team: str, email: str) -> None:

@@ -24,7 +24,8 @@ FORMAT_VERSION = 1
 
 # Files that never change after export (songs.jsonl and the semantic ID file grow with add-songs): their sha256 is
 # in the manifest and checked at every load, so a truncated or corrupted copy is named instead of failing deep inside.
-FROZEN = ("model/*", "tokenizer/*", "clusters.json", "codebooks.safetensors", "title_profiles.npz", "train.jsonl")
+FROZEN = ("model/*", "tokenizer/*", "clusters.json", "codebooks.safetensors", "title_profiles.npz", "train.jsonl",
+          "title_vectors.npz")
 
 
 def _sha256(path: Path) -> str:
@@ -69,12 +70,14 @@ def check_destination(out_dir: Path) -> None:
 def export_bundle(out_dir: str | Path, model_dir: Path, tokenizer_dir: Path, clusters_path: Path, codebooks_path: Path,
                   semantic_ids_path: Path, songs: dict, decode_defaults: dict, params: dict,
                   data_dir: str | None = None, playlist_counts: dict[str, int] | None = None,
-                  title_profiles=None, train_examples_path: Path | None = None) -> None:
+                  title_profiles=None, train_examples_path: Path | None = None,
+                  title_vectors: tuple[list[str], "np.ndarray"] | None = None) -> None:
     """Copy the stage outputs into a bundle folder, atomically; `data_dir` is recorded as the catalog to generate
     semantic IDs from if the bundle's ID file goes missing; `playlist_counts` (training playlists holding each song)
     order the songs of generated clusters (clusters.ranking_weights); `title_profiles` (recommend.SongTitleProfiles)
     let the title order them too; `train_examples_path` (corpus train.jsonl) is what model_knn takes the nearest
-    training titles' songs from, and a model trained with retrieved clusters retrieves from."""
+    training titles' songs from, and a model trained with retrieved clusters retrieves from; `title_vectors`
+    (unique training titles, their sentence vectors) tell a title how familiar it is (familiar.py)."""
     playlist_counts = playlist_counts or {}
     import accelerate
     import tokenizers
@@ -101,6 +104,10 @@ def export_bundle(out_dir: str | Path, model_dir: Path, tokenizer_dir: Path, clu
 
             save_npz(tmp / "title_profiles.npz", song_ids=np.asarray(list(title_profiles.row), dtype=str),
                      vectors=title_profiles.vectors.astype(np.float16))
+        if title_vectors is not None:
+            from playlistgen.inference.familiar import FILE, TitleFamiliarity
+
+            TitleFamiliarity.save(tmp / FILE, *title_vectors)
         write_json(tmp / "manifest.json", {
             "format_version": FORMAT_VERSION,
             "checksums": checksums(tmp),

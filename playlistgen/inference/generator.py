@@ -143,6 +143,12 @@ class PlaylistGenerator:
             self.mentions = ArtistMentions({s: r.get("artist") or "" for s, r in self.songs.items()},
                                            {tuple(n.split()) for n in self.decode_defaults.get(
                                                "artist_mentions_excluded", [])})
+        self.familiar = None  # a notice for titles unlike every training title (familiar.py)
+        from playlistgen.inference.familiar import FILE as FAMILIAR_FILE, TitleFamiliarity
+
+        if (self.bundle_dir / FAMILIAR_FILE).exists() and self.title_encoder is not None:
+            self.familiar = TitleFamiliarity.load(self.bundle_dir / FAMILIAR_FILE, self.ranking.knn_ngram,
+                                                  self.decode_defaults["unfamiliar_title"])
         self._constraints: dict[tuple[int, int], ClusterConstraint] = {}
         self._distributions: OrderedDict[str, dict[str, float]] = OrderedDict()  # cluster_distributions, by title
 
@@ -167,6 +173,15 @@ class PlaylistGenerator:
         log.info("%d songs in %d clusters (%.1f%% of the %d catalog songs have a semantic ID)",
                  len(ids), len(clusters), 100 * len(ids) / max(len(self.songs), 1), len(self.songs))
         return ClusterIndex(trained.cluster_levels, trained.codebook_size, clusters)
+
+    def notices(self, titles: list[str]) -> list[str | None]:
+        """Per title, a notice when it resembles no training title (familiar.py), else None; None for all when the
+        bundle carries no training title vectors."""
+        if self.familiar is None or not titles:
+            return [None] * len(titles)
+        cleaned = [clean_title(t[:MAX_TITLE_CHARS]) for t in titles]
+        checks = self.familiar.check(cleaned, self.title_encoder.sentence_vectors(cleaned))
+        return [c.notice(t) for c, t in zip(checks, cleaned)]
 
     def prepare_title(self, title: str) -> str:
         """Strip control characters and extra spaces; refuse an empty title; warn when it will be cut."""

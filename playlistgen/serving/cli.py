@@ -56,6 +56,7 @@ def interactive(gen, args) -> None:
             print(f"error: {printable(e)}")
             continue
         last = title
+        print_notice(gen, title)
         print(render(tracks, args.format, title))
 
 
@@ -119,9 +120,17 @@ def generate_command(args) -> int:
     else:
         tracks = gen.generate(args.title, n=args.n, seed=args.seed, beams=args.beams, temperature=args.temperature,
                               popularity_weighted=args.popularity_weighted)
+    print_notice(gen, args.title)
     print(render(tracks, args.format, args.title))
     sys.stdout.flush()  # a closed pipe shows here, inside guarded
     return 0
+
+
+def print_notice(gen, title: str) -> None:
+    """A title unlike every training title is still answered, with a note on standard error (not in the output)."""
+    notice = gen.notices([title])[0]
+    if notice:
+        print(f"note: {notice}", file=sys.stderr)
 
 
 def read_titles_file(path: str) -> list[str]:
@@ -158,6 +167,7 @@ def batch_command(gen, args, titles: list[str]) -> int:
         decoded = gen.generate_clusters_batch([chunk[i] for i in usable], n, args.beams, args.temperature,
                                               args.seed, for_ranking=True) if usable else []
         clusters = dict(zip(usable, decoded))
+        notices = dict(zip(usable, gen.notices([chunk[i] for i in usable])))
         for i, title in enumerate(chunk):
             if i not in clusters:
                 print(json.dumps({"title": title, "error": "the title is empty"}, ensure_ascii=False))
@@ -166,7 +176,8 @@ def batch_command(gen, args, titles: list[str]) -> int:
             tracks = (gen.ranked_playlist(title, n, clusters[i]) if args.ranked else
                       gen.playlist_from_clusters(title, clusters[i], n, seed, args.popularity_weighted))
             if fmt == "jsonl":
-                print(json.dumps({"title": title, "tracks": [t.to_json() for t in tracks]}, ensure_ascii=False))
+                answer = {"title": title, "tracks": [t.to_json() for t in tracks]}
+                print(json.dumps({**answer, "notice": notices[i]} if notices[i] else answer, ensure_ascii=False))
             else:
                 print(render(tracks, fmt, title) + "\n")
     sys.stdout.flush()
@@ -283,6 +294,10 @@ def challenge_command(args) -> int:
     answers, metrics = challenge.evaluate_challenge(gen, playlists, truth, args.clusters, args.train, *knn,
                                                     batch_size=args.batch_size, method=args.method,
                                                     anchor_neighbours=args.anchor_neighbours)
+    from accelerate import PartialState
+
+    if not PartialState().is_main_process:  # under accelerate launch: every process answered a share; one writes
+        return 0
     challenge.write_submission(args.output, answers, args.team, args.email)
     if args.metrics:
         write_json(args.metrics, metrics)

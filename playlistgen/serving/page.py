@@ -30,6 +30,7 @@ let last = null;
 const $ = id => document.getElementById(id);
 function show(data) {
   last = data;
+  $("status").textContent = data.notice || "";
   const body = $("tracks").querySelector("tbody");
   body.replaceChildren();
   for (const t of data.tracks) {

@@ -191,7 +191,7 @@ class Service:
             return Response(render(tracks, fmt, title) + "\n", media_type=f"{media}; charset=utf-8",
                             headers={"Content-Disposition": f'attachment; filename="playlist.{fmt}"'})
         return {"title": title, "n": n, "seed": seed, "clusters": self.describe([t.cluster for t in tracks]),
-                "tracks": [t.to_json() for t in tracks]}
+                "tracks": [t.to_json() for t in tracks], "notice": self.gen.notices([title])[0]}
 
     async def on_worker(self, fn, *args):
         return await asyncio.get_running_loop().run_in_executor(self.batcher.worker, fn, *args)
