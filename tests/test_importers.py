@@ -231,3 +231,26 @@ def test_sentence_cache_encodes_each_text_once_and_is_keyed_by_model_and_text(tm
     SentenceCache(tmp_path, "model-a").path.write_bytes(b"not a zip")  # damaged: encoded again, not trusted
     assert SentenceCache(tmp_path, "model-a").encode(["sun"], encode).tolist() == [[3, 1]]
     assert calls[-1] == ["sun"] and len(calls) == 4
+
+
+def test_streamed_synthetic_slices_import_as_the_whole_world(tmp_path):
+    """synth --mpd-out writes the playlists as they are generated (one slice in memory): the slices hold exactly the
+    world generate_world builds at once, and the importer reads them back to the same playlists and distinct tracks
+    (one string per track, however many playlists hold it)."""
+    from helpers import TINY_WORLD
+    from playlistgen.data.synth import generate_world, stream_world, write_mpd_slices
+
+    args = {**TINY_WORLD, "feature_dims": {}, "feature_noise": {}, "missing_share": {}}
+    world = generate_world(seed=3, **args)
+    songs, _, playlists = stream_world(seed=3, **args)
+    paths = write_mpd_slices(songs, playlists, tmp_path / "mpd", per_slice=70)
+    assert [p.name for p in paths][:2] == ["mpd.slice.0-69.json", "mpd.slice.70-139.json"] and len(paths) == 5
+    report = LoadReport()
+    read_songs, read_playlists = read_mpd([str(tmp_path / "mpd" / "*.json")], report, 1)
+    assert [[s.split(":")[-1] for s in p["song_ids"]] for p in read_playlists] == [p["song_ids"] for p in world.playlists]
+    assert [p["raw_title"] for p in read_playlists] == [p["title"] for p in world.playlists]
+    by_uri = {}
+    for p in read_playlists:
+        for s in p["song_ids"]:
+            assert by_uri.setdefault(s, s) is s  # the same string object wherever the track occurs
+    assert len(read_songs) == len(by_uri)

@@ -53,7 +53,9 @@ def read_mpd(paths: list[str], report: LoadReport, min_track_frequency: int,
     songs: dict[str, dict] = {}
     count: Counter = Counter()
     playlists = []
-    files = sorted({p for pattern in paths for p in glob.glob(str(pattern))})
+    # in the order of their numbers (mpd.slice.2000-2999 before mpd.slice.10000-10999), so playlists come in pid order
+    files = sorted({p for pattern in paths for p in glob.glob(str(pattern))},
+                   key=lambda f: [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", f)])
     if not files:
         raise DataError(f"no MPD slice matches {paths}; put mpd.slice.*.json files there or fix data.mpd.paths.")
     for path in files:
