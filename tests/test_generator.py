@@ -165,7 +165,8 @@ def test_generate_playlist_decodes_and_ranks_as_the_evaluate_stage_scores(gen, t
 
 def test_fifty_test_titles_rank_the_same_in_the_evaluate_code_the_bundle_and_the_server(gen, tiny_project):
     """Parity on whole ranked lists, not the top few: the evaluate stage's ranking (Recommender, the same
-    model_recommendations and RankingPolicy), generate-playlist's (the bundle) and the API's ranked playlist agree
+    model_recommendations and RankingPolicy), generate-playlist's (the bundle), the API's ranked playlist and
+    playlistgen challenge's answers agree
     for 50 held-out titles and both methods."""
     import yaml
     from fastapi.testclient import TestClient
@@ -188,6 +189,13 @@ def test_fifty_test_titles_rank_the_same_in_the_evaluate_code_the_bundle_and_the
         for title, songs in list(zip(titles, bundle))[:10]:  # the API ranks with the very same generator
             body = client.post("/api/playlist", json={"title": title, "n": 20, "ranked": True}).json()
             assert [t["song_id"] for t in body["tracks"]] == songs
+    from playlistgen.evaluation.challenge import ChallengePlaylist, answer
+
+    # playlistgen challenge: the same titles in batches of 16, each answer's first 20 are the ranked list
+    challenged, _ = answer(gen, [ChallengePlaylist(str(i), t, t, []) for i, t in enumerate(titles)], 20, 16)
+    for i, songs in enumerate(bundle):
+        assert_same_ranking(challenged[str(i)][:20], songs)
+    assert sum(challenged[str(i)][:20] == songs for i, songs in enumerate(bundle)) >= 45
     gen.fusion_weight = 0.0
     try:
         alone = [gen.ranked_songs(t, gen.generate_clusters(t), 20) for t in titles]

@@ -39,40 +39,22 @@ def available_cores() -> int:
     return max(1, cores)
 
 
-def _cpu_jiffies(cpus: set[int]) -> tuple[float, float]:
-    """(busy, total) jiffies of the given CPUs from /proc/stat."""
-    busy = total = 0.0
-    with open("/proc/stat") as f:
-        for line in f:
-            name, *fields = line.split()
-            if not name.startswith("cpu") or name == "cpu" or int(name[3:]) not in cpus:
-                continue
-            values = [float(v) for v in fields[:8]]
-            idle = values[3] + values[4]  # idle + iowait
-            busy += sum(values) - idle
-            total += sum(values)
-    return busy, total
-
-
 def cores_busy_elsewhere(sample_s: float = 0.1) -> float:
-    """How many of this process's cores other processes kept busy over the last `sample_s` seconds (its own CPU
-    time is taken out); 0.0 where /proc/stat cannot be read."""
-    import time
+    """How many of this process's cores other processes kept busy over the next `sample_s` seconds (psutil's
+    per-CPU times, idle and iowait counted as free; this process's own CPU time taken out); 0.0 where they cannot
+    be read."""
+    import psutil
 
     try:
-        cpus = os.sched_getaffinity(0)
-        busy0, total0 = _cpu_jiffies(cpus)
-        own0 = time.process_time()
-        time.sleep(sample_s)
-        busy1, total1 = _cpu_jiffies(cpus)
-        own1 = time.process_time()
-    except (OSError, ValueError, AttributeError):
+        cpus = sorted(os.sched_getaffinity(0))
+        me = psutil.Process()
+        own0 = sum(me.cpu_times()[:2])
+        per_cpu = psutil.cpu_times_percent(interval=sample_s, percpu=True)
+        own1 = sum(me.cpu_times()[:2])
+    except (OSError, AttributeError, psutil.Error):
         return 0.0
-    if total1 <= total0:
-        return 0.0
-    share_busy = (busy1 - busy0) / (total1 - total0)                    # of all these cores' time
-    own = (own1 - own0) / (sample_s * len(cpus))                          # our own share of it
-    return max(0.0, (share_busy - own) * len(cpus))
+    busy = sum(100.0 - per_cpu[c].idle - getattr(per_cpu[c], "iowait", 0.0) for c in cpus if c < len(per_cpu)) / 100
+    return max(0.0, busy - (own1 - own0) / sample_s)
 
 
 def choose_threads(processes: int = 1, environ: dict | None = None, busy_elsewhere: float | None = None) -> int:
